@@ -1,0 +1,24 @@
+"""Command-line interface: ``python -m spacy_tskd COMMAND``.
+
+Each command is a thin typer wrapper around a keyword-only library function, so
+Python users call the same code. Heavy imports happen inside the commands.
+"""
+
+import importlib
+
+from ._app import app
+
+# Command modules register themselves on ``app`` when imported.
+for _module in ("convert", "encoder", "evaluate", "train", "annotate", "distill"):
+    try:
+        importlib.import_module(f"{__name__}.{_module}")
+    except ModuleNotFoundError as err:  # a command not written yet
+        if err.name != f"{__name__}.{_module}":
+            raise
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]
