@@ -1,0 +1,45 @@
+"""``python -m spacy_tskd evaluate PIPELINE DATA.spacy``: seqeval entity scores."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    pipeline: Path = typer.Argument(..., help="Saved spaCy pipeline directory."),
+    data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the scores as JSON to this file."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Docs per nlp.pipe batch."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+) -> None:
+    """Score a pipeline's entities on gold data (seqeval, conlleval mode)."""
+    from wasabi import msg
+
+    from ..evaluation.evaluate import evaluate
+    from ..evaluation.scorer import format_scores_table
+
+    try:
+        scores = evaluate(
+            pipeline_path=pipeline,
+            data_path=data,
+            output=output,
+            batch_size=batch_size,
+            gpu_id=gpu_id,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    typer.echo(format_scores_table(scores))
+    msg.good(
+        f"F1 {scores['ents_f'] * 100:.2f} "
+        f"(P {scores['ents_p'] * 100:.2f}, R {scores['ents_r'] * 100:.2f}) "
+        f"on {scores['n_docs']} docs, {scores['words_per_second']:.0f} words/s"
+    )
+    if output is not None:
+        msg.info(f"Scores written to {output}")

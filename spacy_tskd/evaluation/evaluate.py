@@ -1,0 +1,85 @@
+"""Evaluate a saved spaCy pipeline's entities on a gold DocBin."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ..util import PathLike, atomic_write_text
+from .scorer import score_docs
+
+
+def evaluate(
+    *,
+    pipeline_path: PathLike,
+    data_path: PathLike,
+    output: Optional[PathLike] = None,
+    batch_size: int = 64,
+    gpu_id: int = -1,
+) -> Dict[str, Any]:
+    """Run the pipeline at ``pipeline_path`` on the words of the gold DocBin at
+    ``data_path`` and score its entities with seqeval (conlleval mode).
+
+    The pipeline sees unannotated copies of the gold docs (same words and
+    spaces), so tokenization always matches. Returns the scores of
+    :func:`~spacy_tskd.evaluation.scorer.score_bio` plus ``pipeline``, ``data``,
+    ``n_docs``, ``n_words`` and ``words_per_second``; writes the same dict as
+    JSON to ``output`` (atomically) when given.
+    """
+    import spacy
+    from spacy.tokens import Doc, DocBin
+    from tqdm import tqdm
+
+    pipeline_path = Path(pipeline_path)
+    data_path = Path(data_path)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    if not pipeline_path.is_dir():
+        raise FileNotFoundError(f"Pipeline directory not found: {pipeline_path}")
+    if not (pipeline_path / "config.cfg").is_file():
+        raise FileNotFoundError(
+            f"{pipeline_path} is not a saved spaCy pipeline (no config.cfg in it)."
+        )
+    if not data_path.is_file():
+        raise FileNotFoundError(f"Data file not found: {data_path}")
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(pipeline_path)
+
+    try:
+        gold_docs = list(DocBin().from_disk(data_path).get_docs(nlp.vocab))
+    except Exception as err:
+        raise ValueError(f"Could not read {data_path} as a spaCy DocBin: {err}") from err
+    if not gold_docs:
+        raise ValueError(f"{data_path} contains no docs.")
+
+    inputs = [
+        Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
+        for d in gold_docs
+    ]
+    n_words = sum(len(d) for d in inputs)
+    start = time.perf_counter()
+    pred_docs = list(
+        tqdm(
+            nlp.pipe(inputs, batch_size=batch_size),
+            total=len(inputs),
+            desc="Evaluating",
+            unit="doc",
+        )
+    )
+    seconds = time.perf_counter() - start
+
+    result: Dict[str, Any] = dict(score_docs(gold_docs, pred_docs))
+    result.update(
+        pipeline=str(pipeline_path),
+        data=str(data_path),
+        n_docs=len(gold_docs),
+        n_words=n_words,
+        words_per_second=n_words / seconds if seconds > 0 else 0.0,
+    )
+    if output is not None:
+        atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
