@@ -1,0 +1,292 @@
+"""The ``tskd_ner`` component: token-softmax NER that can be a teacher and a student.
+
+The model gives one row of logits per token over the BIO labels. ``predict``
+returns probabilities (softmax); ``set_annotations`` decodes the argmax tags to
+``doc.ents`` the way conlleval reads BIO (a stray ``I-X`` after ``O`` starts an
+entity) and keeps the probabilities in ``doc._.tskd_probs`` for later steps.
+
+Labels are collected from the training data in ``initialize`` and kept in the
+fixed order ``O, B-T1, I-T1, B-T2, I-T2, ...`` with types sorted
+(:func:`spacy_tskd.data.bio.bio_label_order`); they are saved with the model.
+
+Training as a teacher uses ``update`` (cross-entropy on gold BIO tags of the
+first piece of each token). Training as a student uses ``distill`` and
+``get_teacher_student_loss`` (named as in spaCy v4) against teacher probabilities.
+"""
+
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+from thinc.types import Floats2d
+
+from ..architectures import first_piece_encoder, token_softmax  # noqa: F401 (registers)
+from ..data.bio import bio_label_order, bio_to_spans, split_tag
+from . import losses as tskd_losses
+from .scoring import make_seqeval_scorer  # noqa: F401 (registers the scorer)
+
+DEFAULT_CONFIG_STR = """
+[model]
+@architectures = "spacy-tskd.TokenSoftmax.v1"
+
+[model.encoder]
+@architectures = "spacy-tskd.FirstPieceEncoder.v1"
+name = "assets/encoder"
+max_length = 128
+frozen_layers = 3
+freeze_embeddings = true
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
+
+if not Doc.has_extension("tskd_probs"):
+    Doc.set_extension("tskd_probs", default=None)
+
+
+@Language.factory(
+    "tskd_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc._.tskd_probs"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "distill_loss": "mse",
+        "scorer": {"@scorers": "spacy-tskd.seqeval_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_tskd_ner(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    distill_loss: str,
+    scorer: Optional[Callable],
+) -> "TokenSoftmaxNER":
+    """Create a ``tskd_ner`` component.
+
+    model (Model[List[Doc], List[Floats2d]]): Logits per token, e.g.
+        ``spacy-tskd.TokenSoftmax.v1``.
+    distill_loss (str): Loss used by ``distill``: ``"mse"`` (the paper),
+        ``"hard"`` (cross-entropy on the teacher's argmax: the HL ablation) or
+        ``"soft_ce"`` (cross-entropy on the teacher's distribution).
+    scorer (Optional[Callable]): Scoring method (seqeval, conlleval mode).
+    """
+    return TokenSoftmaxNER(nlp.vocab, model, name, distill_loss=distill_loss, scorer=scorer)
+
+
+class TokenSoftmaxNER(TrainablePipe):
+    """Token-softmax NER over BIO labels."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "tskd_ner",
+        *,
+        distill_loss: str = "mse",
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        if distill_loss not in tskd_losses.DISTILL_LOSSES:
+            raise ValueError(
+                f"Unknown distill_loss {distill_loss!r}: choose one of "
+                f"{sorted(tskd_losses.DISTILL_LOSSES)}."
+            )
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict = {"labels": [], "distill_loss": distill_loss}
+
+    # -- labels ---------------------------------------------------------------
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def entity_types(self) -> Tuple[str, ...]:
+        return tuple(sorted({split_tag(t)[1] for t in self.labels if t != "O"}))
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError(
+            "tskd_ner collects its labels from the training data in initialize(); "
+            "pass `labels` to initialize() to set them explicitly."
+        )
+
+    # -- inference ------------------------------------------------------------
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        """Probabilities over ``self.labels`` for every token, one array per doc."""
+        docs = list(docs)
+        if not docs:
+            return []
+        logits = self.model.predict(docs)
+        return [tskd_losses.softmax(self.model.ops.to_numpy(z)) for z in logits]
+
+    def set_annotations(self, docs: Iterable[Doc], probs: Sequence[Floats2d]) -> None:
+        """Set ``doc.ents`` from the argmax tags and keep ``doc._.tskd_probs``."""
+        labels = self.labels
+        for doc, p in zip(docs, probs):
+            p = np.asarray(p, dtype=np.float32)
+            tags = [labels[i] for i in p.argmax(axis=1)] if len(p) else []
+            doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in bio_to_spans(tags)]
+            doc._.tskd_probs = p
+
+    # -- teacher training -----------------------------------------------------
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from gold BIO tags (cross-entropy on each token's first piece)."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "TokenSoftmaxNER.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_logits = self.get_loss(examples, logits)
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List]:
+        """Mean cross-entropy over tokens with a gold tag, and its gradient w.r.t. the logits."""
+        examples = list(examples)
+        targets = [self._gold_indices(eg) for eg in examples]
+        z = np.concatenate([self.model.ops.to_numpy(s) for s in scores])
+        t = np.concatenate(targets)
+        loss, d = tskd_losses.cross_entropy(z, t)
+        return loss, self._split_like(d, scores)
+
+    def _gold_indices(self, eg: Example) -> np.ndarray:
+        """Label index per predicted token; -1 where the gold tag is unknown."""
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        out = np.full(len(eg.predicted), -1, dtype=np.int64)
+        for i, tag in enumerate(eg.get_aligned_ner()):
+            if tag is None or tag == "-" or tag == "":
+                continue
+            if tag != "O":
+                prefix, typ = tag.split("-", 1)
+                tag = ("B-" if prefix in ("B", "U") else "I-") + typ
+            if tag not in index:
+                raise ValueError(
+                    f"Gold tag {tag!r} is not among the component's labels {list(self.labels)}. "
+                    "Initialize the pipeline on data with every entity type."
+                )
+            out[i] = index[tag]
+        return out
+
+    # -- student training (spaCy v4 naming) -------------------------------------
+    def distill(
+        self,
+        teacher_pipe: Optional[TrainablePipe],
+        examples: Iterable[Example],
+        *,
+        teacher_scores: Optional[Sequence[Floats2d]] = None,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Train the student on the teacher's probabilities for ``examples``.
+
+        The teacher's distribution comes from ``teacher_scores`` (probabilities
+        stored by the annotate step, one array per doc) or, if that is None,
+        from running ``teacher_pipe.predict`` on the reference docs.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        if teacher_scores is None:
+            if teacher_pipe is None:
+                raise ValueError("distill() needs a teacher pipe or stored teacher_scores.")
+            teacher_scores = teacher_pipe.predict([eg.reference for eg in examples])
+        set_dropout_rate(self.model, drop)
+        student_scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_teacher_student_loss(teacher_scores, student_scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_teacher_student_loss(
+        self, teacher_scores: Sequence[Floats2d], student_scores: Sequence[Floats2d]
+    ) -> Tuple[float, List[Floats2d]]:
+        """Distillation loss and its gradient w.r.t. the student's logits.
+
+        teacher_scores: teacher probabilities per doc, shape (n_tokens, n_labels).
+        student_scores: the student model's logits per doc, same shapes.
+        """
+        if len(teacher_scores) != len(student_scores):
+            raise ValueError(
+                f"{len(teacher_scores)} teacher arrays for {len(student_scores)} student docs."
+            )
+        for i, (t, s) in enumerate(zip(teacher_scores, student_scores)):
+            if t.shape != s.shape:
+                raise ValueError(
+                    f"Doc {i}: teacher probabilities have shape {t.shape} but the student "
+                    f"predicts {s.shape}. The tokens or the label set differ."
+                )
+        q = np.concatenate([np.asarray(t, dtype=np.float32) for t in teacher_scores])
+        z = np.concatenate([self.model.ops.to_numpy(s) for s in student_scores])
+        loss_fn = tskd_losses.DISTILL_LOSSES[self.cfg["distill_loss"]]
+        loss, d = loss_fn(z, q)
+        return loss, self._split_like(d, student_scores)
+
+    def _split_like(self, d: np.ndarray, like: Sequence[Floats2d]) -> List[Floats2d]:
+        splits = np.cumsum([len(x) for x in like])[:-1]
+        return [self.model.ops.asarray2f(x) for x in np.split(d.astype(np.float32), splits)]
+
+    # -- set-up ---------------------------------------------------------------
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Collect the labels from the data (or take ``labels``) and load the encoder."""
+        if labels is None:
+            types = set()
+            for eg in get_examples():
+                types.update(ent.label_ for ent in eg.reference.ents)
+            if not types:
+                raise ValueError(
+                    "tskd_ner found no entities in the initialization data; it needs "
+                    "annotated examples (doc.ents) or an explicit label list."
+                )
+            labels = bio_label_order(types)
+        else:
+            labels = list(labels)
+            types = {split_tag(t)[1] for t in labels if t != "O"}
+            if labels != bio_label_order(types):
+                raise ValueError(
+                    f"Labels must be in the fixed order {bio_label_order(types)}, got {labels}."
+                )
+        self.cfg["labels"] = list(labels)
+        self.model.get_ref("output_layer").set_dim("nO", len(labels))
+        self.model.initialize()
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        self.model.finish_update(sgd)
+
+
+def set_dropout_rate(model: Model, drop: float) -> None:
+    """Set ``dropout`` on every thinc node that has it (the encoder uses its own config)."""
+    for node in model.walk():
+        if node.name == "dropout":
+            node.attrs["dropout_rate"] = drop

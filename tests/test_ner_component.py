@@ -1,0 +1,119 @@
+"""The tskd_ner component on a tiny random BERT: training, decoding, freezing, I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import spacy
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from conftest import make_nlp
+
+
+def _examples(nlp, docs):
+    from spacy_tskd.data.bio import doc_to_bio
+
+    out = []
+    for d in docs:
+        words = [t.text for t in d]
+        gold = Doc(nlp.vocab, words=words, ents=doc_to_bio(d))
+        out.append(Example(Doc(nlp.vocab, words=words), gold))
+    return out
+
+
+def _train(nlp, docs, n_iter=60, lr=1e-3):
+    examples = _examples(nlp, docs)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    optimizer.learn_rate = lr
+    for _ in range(n_iter):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    return examples
+
+
+def test_labels_fixed_order(tiny_encoder_dir, train_docs):
+    nlp = make_nlp(tiny_encoder_dir)
+    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    ner = nlp.get_pipe("tskd_ner")
+    assert ner.labels == ("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER")
+
+
+def test_overfit_three_sentences(tiny_encoder_dir, train_docs):
+    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+    _train(nlp, train_docs, n_iter=80, lr=3e-3)
+    for gold in train_docs:
+        doc = nlp(gold.text)
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == [
+            (e.start, e.end, e.label_) for e in gold.ents
+        ]
+        probs = doc._.tskd_probs
+        assert probs.shape == (len(doc), 7)
+        assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_frozen_parameters_do_not_change(tiny_encoder_dir, train_docs):
+    nlp = make_nlp(tiny_encoder_dir, frozen_layers=2)
+    examples = _examples(nlp, train_docs)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    module = nlp.get_pipe("tskd_ner").model.get_ref("encoder").shims[0].module
+    before = {k: v.detach().clone() for k, v in module.transformer.named_parameters()}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    after = dict(module.transformer.named_parameters())
+    for name, old in before.items():
+        changed = not np.allclose(old.numpy(), after[name].detach().numpy())
+        frozen = name.startswith("embeddings.") or any(
+            name.startswith(f"encoder.layer.{i}.") for i in range(2)
+        )
+        assert changed != frozen, name
+
+
+def test_zero_piece_tokens_and_long_docs(tiny_encoder_dir, train_docs):
+    nlp = make_nlp(tiny_encoder_dir, max_length=12)
+    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    words = ["\u200b", "Anna", "\xad", "\x07", "visited", "\u200b"] + ["Paris", "and"] * 20
+    doc = Doc(nlp.vocab, words=words)
+    doc = nlp(doc)
+    assert doc._.tskd_probs.shape == (len(words), 7)
+    empty = nlp(Doc(nlp.vocab, words=[]))
+    assert empty._.tskd_probs.shape[0] == 0
+
+
+def test_stray_inside_tag_decoded_as_entity(tiny_encoder_dir, train_docs):
+    nlp = make_nlp(tiny_encoder_dir)
+    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    ner = nlp.get_pipe("tskd_ner")
+    doc = nlp.make_doc("Anna met Boris Lima")
+    probs = np.zeros((4, 7), dtype=np.float32)
+    for i, tag in enumerate(["I-PER", "O", "I-PER", "I-LOC"]):
+        probs[i, ner.labels.index(tag)] = 1.0
+    ner.set_annotations([doc], [probs])
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Anna", "PER"),
+        ("Boris", "PER"),
+        ("Lima", "LOC"),
+    ]
+
+
+def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monkeypatch):
+    import shutil
+
+    enc = tmp_path / "encoder_copy"
+    shutil.copytree(tiny_encoder_dir, enc)
+    nlp = make_nlp(enc)
+    _train(nlp, train_docs, n_iter=2)
+    text = train_docs[0].text
+    expected = nlp(text)._.tskd_probs
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(enc)  # the pipeline must not need the encoder directory any more
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    nlp2 = spacy.load(tmp_path / "pipeline")
+    got = nlp2(text)._.tskd_probs
+    assert np.allclose(expected, got, atol=1e-5)
+    assert nlp2.get_pipe("tskd_ner").labels == nlp.get_pipe("tskd_ner").labels
+
+
+def test_uninitialized_component_error(tiny_encoder_dir):
+    nlp = make_nlp(tiny_encoder_dir)
+    with pytest.raises(ValueError, match="initialize"):
+        nlp("Anna visited Paris")
