@@ -1,0 +1,1 @@
+"""Training utilities shared by the teacher (spaCy trainer) and the student loop."""

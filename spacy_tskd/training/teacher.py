@@ -1,0 +1,64 @@
+"""Teacher training: a thin wrapper over spaCy's own trainer.
+
+spaCy's ``warmup_linear.v1`` schedule needs the total number of steps, which
+depends on the size of the (possibly sub-sampled) training set. This wrapper
+counts the training docs, sets ``warmup_steps`` (``warmup_frac`` of the total,
+10 % by default) and ``total_steps``, and then runs ``spacy train``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ..util import PathLike
+
+
+def count_docs(path: PathLike, limit: int = 0) -> int:
+    """Number of docs in a ``.spacy`` file (at most ``limit`` if > 0)."""
+    from spacy.tokens import DocBin
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Training data not found: {path}. Run the convert step first.")
+    n = len(DocBin().from_disk(path))
+    return min(n, limit) if limit else n
+
+
+def schedule_overrides(config, warmup_frac: float = 0.1) -> Dict[str, Any]:
+    """Overrides that make the warm-up/decay schedule match the training-set size."""
+    train_path = config["paths"]["train"]
+    if train_path is None:
+        raise ValueError("paths.train is not set: pass --paths.train corpus/LANG/train.spacy.")
+    n_docs = count_docs(train_path, int(config["corpora"]["train"].get("limit", 0) or 0))
+    size = int(config["training"]["batcher"]["size"])
+    epochs = int(config["training"]["max_epochs"])
+    if epochs < 1:
+        raise ValueError("training.max_epochs must be >= 1 for teacher training.")
+    total = max(1, math.ceil(n_docs / size) * epochs)
+    return {
+        "training.optimizer.learn_rate.total_steps": total,
+        "training.optimizer.learn_rate.warmup_steps": int(round(warmup_frac * total)),
+    }
+
+
+def train_teacher(
+    *,
+    config_path: PathLike,
+    output_path: Optional[PathLike],
+    overrides: Optional[Dict[str, Any]] = None,
+    warmup_frac: float = 0.1,
+    gpu_id: int = -1,
+) -> None:
+    """Train a teacher with spaCy's trainer; ``output_path/model-last`` is the teacher."""
+    from spacy.cli.train import train
+    from spacy.util import load_config
+
+    import spacy_tskd.pipeline.ner  # noqa: F401  (registers the component and layers)
+    import spacy_tskd.training.batching  # noqa: F401
+
+    overrides = dict(overrides or {})
+    config = load_config(config_path, overrides=overrides, interpolate=True)
+    overrides.update(schedule_overrides(config, warmup_frac))
+    train(config_path, output_path, use_gpu=gpu_id, overrides=overrides)

@@ -1,0 +1,66 @@
+"""Teacher training through the spaCy trainer wrapper, and length-bucketed batching."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import spacy
+from typer.testing import CliRunner
+
+from conftest import TRAIN_SENTS, write_conll
+from spacy_tskd.cli import app
+from spacy_tskd.training.batching import bucket_batches
+
+CONFIG = Path(__file__).parent.parent / "configs" / "teacher.cfg"
+
+
+def test_bucketing_yields_every_item_once():
+    items = [list(range(random.Random(i).randint(1, 40))) for i in range(1000)]
+    batches = list(bucket_batches(items, size=32, buffer_batches=5, get_length=len))
+    seen = [id(x) for b in batches for x in b]
+    assert sorted(seen) == sorted(id(x) for x in items)
+    assert all(len(b) <= 32 for b in batches)
+    spread = [max(map(len, b)) - min(map(len, b)) for b in batches]
+    assert sum(spread) / len(spread) < 10  # similar lengths inside a batch
+
+
+def test_train_teacher_cli(tiny_encoder_dir, tmp_path):
+    from spacy_tskd.data.conll import convert
+
+    conll = write_conll(tmp_path / "train.txt", TRAIN_SENTS * 4)
+    convert(input_path=conll, output_path=tmp_path / "train.spacy", lang="xx")
+    result = CliRunner().invoke(
+        app,
+        [
+            "train-teacher",
+            str(CONFIG),
+            "--output",
+            str(tmp_path / "teacher"),
+            "--paths.train",
+            str(tmp_path / "train.spacy"),
+            "--paths.dev",
+            str(tmp_path / "train.spacy"),
+            "--paths.encoder",
+            str(tiny_encoder_dir),
+            "--training.max_epochs",
+            "2",
+            "--training.batcher.size",
+            "4",
+            "--components.tskd_ner.model.encoder.max_length",
+            "64",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(tmp_path / "teacher" / "model-last")
+    assert nlp.get_pipe("tskd_ner").labels[0] == "O"
+    cfg = nlp.config["training"]["optimizer"]["learn_rate"]
+    assert cfg["total_steps"] == 6 and cfg["warmup_steps"] == 1  # 12 docs / 4 * 2 epochs
+
+
+def test_train_teacher_missing_data(tmp_path):
+    result = CliRunner().invoke(
+        app, ["train-teacher", str(CONFIG), "--paths.train", str(tmp_path / "nope.spacy")]
+    )
+    assert result.exit_code == 1
+    assert "nope.spacy" in result.output and "convert" in result.output
