@@ -8,9 +8,10 @@ from pathlib import Path
 import spacy
 from typer.testing import CliRunner
 
-from conftest import TRAIN_SENTS, write_conll
 from spacy_tskd.cli import app
 from spacy_tskd.training.batching import bucket_batches
+
+from conftest import TRAIN_SENTS, write_conll
 
 CONFIG = Path(__file__).parent.parent / "configs" / "teacher.cfg"
 
