@@ -51,7 +51,7 @@ def mse_loss(z: np.ndarray, q: np.ndarray) -> Tuple[float, np.ndarray]:
     """
     if z.size == 0:
         return 0.0, np.zeros_like(z, dtype=np.float32)
-    p = softmax(z).astype(np.float64)
+    p = np.exp(_log_softmax(z))
     q = np.asarray(q, dtype=np.float64)
     diff = p - q
     loss = float((diff**2).mean())

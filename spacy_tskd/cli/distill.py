@@ -1,0 +1,35 @@
+"""``python -m spacy_tskd distill``: train a student on stored teacher probabilities."""
+
+from pathlib import Path
+
+import typer
+
+from ._app import app
+
+
+@app.command(
+    "distill",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def distill_cli(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Student config"),
+    output_path: Path = typer.Option(..., "--output", "-o", help="Output directory"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU"),
+):
+    """Distil teacher probabilities into a student (config overrides as in `spacy train`,
+    e.g. --paths.target corpus/es/train.spacy --paths.teacher_probs probs.npz)."""
+    from spacy.cli._util import parse_config_overrides
+
+    from ..distill.run import distill
+
+    try:
+        distill(
+            config_path=config_path,
+            output_path=output_path,
+            overrides=parse_config_overrides(ctx.args),
+            gpu_id=gpu_id,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err

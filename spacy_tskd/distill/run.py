@@ -1,0 +1,197 @@
+"""``distill()``: build a student from a config, train it on teacher probabilities, save it.
+
+The student is initialised from the plain pretrained encoder (``paths.encoder``),
+never from the teacher. Everything the method fixes is a config value in the
+``[distill]`` block (see ``configs/student.cfg``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..util import PathLike, atomic_path
+from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
+
+
+def load_target_docs(path: PathLike, vocab, max_docs: int = 0):
+    """Target docs *without* any annotation: only words and spaces are copied."""
+    from spacy.tokens import Doc, DocBin
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Target docs not found: {path}. Run the convert step first.")
+    docs = []
+    for doc in DocBin().from_disk(path).get_docs(vocab):
+        docs.append(Doc(vocab, words=[t.text for t in doc], spaces=[t.whitespace_ for t in doc]))
+        if max_docs and len(docs) >= max_docs:
+            break
+    if not docs:
+        raise ValueError(f"{path} holds no docs.")
+    return docs
+
+
+def load_teacher_targets(paths: Sequence[PathLike], weights: Optional[Sequence[float]] = None):
+    """Teacher probabilities from one file, or the α-weighted mixture of several."""
+    from .teacher_probs import load_teacher_probs
+
+    loaded = [load_teacher_probs(p) for p in paths]
+    if len(loaded) == 1:
+        return loaded[0], loaded[0].labels
+    from ..weighting.mixture import MixedTeacherProbs
+
+    mixed = MixedTeacherProbs(loaded, weights)
+    return mixed, mixed.labels
+
+
+def distill(
+    *,
+    config_path: PathLike,
+    output_path: PathLike,
+    overrides: Optional[Dict[str, Any]] = None,
+    gpu_id: int = -1,
+) -> Path:
+    """Train a student pipeline; returns ``output_path/model-last``."""
+    import spacy
+    from spacy.util import load_config, load_model_from_config, registry
+    from tqdm import tqdm
+
+    import spacy_tskd.pipeline.ner  # noqa: F401  (registers component and layers)
+
+    from ..data.bio import bio_label_order, split_tag
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    output_path = Path(output_path)
+    config = load_config(config_path, overrides=overrides or {}, interpolate=False)
+    settings = config.interpolate()["distill"]
+    component = settings["component"]
+    probs_paths = _as_list(settings["teacher_probs"], "distill.teacher_probs")
+    teacher, labels = load_teacher_targets(probs_paths, settings.get("weights"))
+    types = {split_tag(t)[1] for t in labels if t != "O"}
+    own_labels = settings.get("labels") or bio_label_order(types)
+    teacher.check_labels(list(own_labels), what="the student's label order")
+    config["initialize"]["components"][component] = {"labels": list(own_labels)}
+
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    docs = load_target_docs(settings["target"], nlp.vocab, int(settings["max_docs"]))
+    teacher.check_docs(docs)
+    targets = [teacher[i] for i in range(len(docs))]
+    n_heldout = min(int(settings["heldout"]), len(docs) // 5)
+    train_docs, train_probs = docs[: len(docs) - n_heldout], targets[: len(docs) - n_heldout]
+    monitor = Monitor(docs[len(docs) - n_heldout :], targets[len(docs) - n_heldout :])
+
+    batch_size, epochs = int(settings["batch_size"]), int(settings["epochs"])
+    total = steps_per_epoch(len(train_docs), batch_size) * epochs
+    opt_cfg = config.interpolate()["distill"]["optimizer"]
+    schedule = opt_cfg.get("learn_rate")
+    if isinstance(schedule, dict) and "total_steps" in schedule:
+        schedule["total_steps"] = total
+        schedule["warmup_steps"] = int(round(float(settings["warmup_frac"]) * total))
+    optimizer = registry.resolve({"optimizer": opt_cfg})["optimizer"]
+    nlp.initialize(lambda: [], sgd=optimizer)
+
+    dev_docs = _load_dev(settings.get("dev"), nlp)
+    print(
+        f"Distilling {len(probs_paths)} teacher(s) into a student on {len(train_docs)} docs "
+        f"({sum(map(len, train_docs)):,} words), {epochs} epoch(s) x "
+        f"{steps_per_epoch(len(train_docs), batch_size)} steps, loss "
+        f"{nlp.get_pipe(component).cfg['distill_loss']}, {n_heldout} held-out docs."
+    )
+    timer = Timer()
+    best, history = -1.0, []
+    log_every = int(settings["log_every"])
+    with tqdm(total=total, desc="distill", unit="step", file=sys.stderr) as bar:
+        last_epoch = 0
+        for record in distill_steps(
+            nlp,
+            train_docs,
+            train_probs,
+            optimizer,
+            component=component,
+            batch_size=batch_size,
+            epochs=epochs,
+            seed=int(settings["seed"]),
+            monitor=monitor,
+            monitor_every=int(settings["monitor_every"]),
+        ):
+            wps = timer.add(record["words"])
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.5f}", wps=f"{wps:,.0f}")
+            if record.get("monitor") or (log_every and record["step"] % log_every == 0):
+                bar.write(format_record(record, wps))
+                history.append({**record, "words_per_second": wps})
+            end_of_epoch = record["step"] % steps_per_epoch(len(train_docs), batch_size) == 0
+            if dev_docs and (end_of_epoch or record["step"] == total):
+                score = _dev_f1(nlp, dev_docs)
+                bar.write(f"epoch {record['epoch']}: dev ents_f {score:.4f}")
+                if score > best:
+                    best = score
+                    _save(nlp, output_path / "model-best")
+            last_epoch = record["epoch"]
+    final = monitor(nlp, component)
+    nlp.meta.setdefault("tskd", {})
+    nlp.meta["tskd"].update(
+        {
+            "role": "student",
+            "teacher_probs": [str(p) for p in probs_paths],
+            "teachers": [t.meta for t in getattr(teacher, "parts", [teacher])],
+            "weights": getattr(teacher, "weights", None),
+            "distill": {k: v for k, v in settings.items() if k != "optimizer"},
+            "epochs_run": last_epoch + 1,
+            "elapsed_seconds": round(timer.elapsed, 1),
+            "heldout_monitor": final,
+            "log": history,
+        }
+    )
+    path = _save(nlp, output_path / "model-last")
+    print(
+        f"Saved {path}. Held-out: agreement {final.get('agreement', float('nan')):.3f}, "
+        f"student ents {final.get('student_ents')}, teacher ents {final.get('teacher_ents')}. "
+        f"Elapsed {timer.elapsed:.1f} s ({timer.words / max(timer.elapsed, 1e-9):,.0f} words/s)."
+    )
+    return path
+
+
+def _as_list(value, name: str) -> List[str]:
+    if value is None or value == "" or value == []:
+        raise ValueError(f"{name} is not set: give the .npz file(s) written by `annotate`.")
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [v for v in str(value).split(",") if v]
+
+
+def _load_dev(path, nlp):
+    if not path:
+        return None
+    from spacy.tokens import DocBin
+
+    return list(DocBin().from_disk(path).get_docs(nlp.vocab))
+
+
+def _dev_f1(nlp, gold_docs) -> float:
+    from spacy.tokens import Doc
+
+    from ..evaluation.scorer import score_docs
+
+    texts = [Doc(nlp.vocab, words=[t.text for t in d]) for d in gold_docs]
+    pred = list(nlp.pipe(texts, batch_size=64))
+    return float(score_docs(gold_docs, pred)["ents_f"])
+
+
+def _save(nlp, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        nlp.to_disk(tmp)
+    return path
+
+
+def read_json(path: PathLike) -> Dict:
+    return json.loads(Path(path).read_text(encoding="utf8"))
+
+
+__all__ = ["distill", "load_target_docs", "np", "math"]

@@ -1,0 +1,161 @@
+"""Distillation: losses by hand, the loop, the student pipeline end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from test_ner_component import _train
+from typer.testing import CliRunner
+
+from spacy_tskd.cli import app
+from spacy_tskd.distill.teacher_probs import annotate, load_teacher_probs
+from spacy_tskd.pipeline.losses import hard_label_loss, mse_loss, softmax
+
+from conftest import make_nlp
+
+STUDENT_CFG = Path(__file__).parent.parent / "configs" / "student.cfg"
+
+
+def test_mse_loss_by_hand():
+    # 2 tokens, 2 labels. z = [[0, 0], [ln 3, 0]] -> p = [[.5, .5], [.75, .25]]
+    z = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])
+    q = np.array([[1.0, 0.0], [0.5, 0.5]])
+    loss, d = mse_loss(z, q)
+    # (p - q) = [[-.5, .5], [.25, -.25]] -> mean of squares = (.25+.25+.0625+.0625)/4
+    assert loss == pytest.approx(0.15625)
+    # dL/dp = 2 (p - q) / 4 ; dL/dz_j = p_j (g_j - sum_c g_c p_c)
+    g = 2 * np.array([[-0.5, 0.5], [0.25, -0.25]]) / 4
+    p = np.array([[0.5, 0.5], [0.75, 0.25]])
+    expected = p * (g - (g * p).sum(axis=1, keepdims=True))
+    assert np.allclose(d, expected, atol=1e-6)
+    # and against finite differences
+    eps = 1e-6
+    for t in range(2):
+        for c in range(2):
+            zp = z.copy()
+            zp[t, c] += eps
+            num = (mse_loss(zp, q)[0] - loss) / eps
+            assert d[t, c] == pytest.approx(num, abs=1e-5)
+
+
+def test_hard_label_loss_is_cross_entropy_on_argmax():
+    z = np.array([[2.0, 0.0, 0.0]])
+    q = np.array([[0.2, 0.7, 0.1]])
+    loss, d = hard_label_loss(z, q)
+    p = softmax(z)[0]
+    assert loss == pytest.approx(-np.log(p[1]), rel=1e-5)
+    assert np.allclose(d[0], p - np.array([0, 1, 0]), atol=1e-6)
+
+
+@pytest.fixture
+def teacher_and_target(tiny_encoder_dir, train_docs, tmp_path):
+    """A teacher overfit on the 3 synthetic sentences, and those sentences as target docs."""
+    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+    _train(nlp, train_docs, n_iter=80, lr=3e-3)
+    nlp.to_disk(tmp_path / "teacher")
+    target = DocBin(store_user_data=False)
+    for d in train_docs:
+        target.add(d)
+    target.to_disk(tmp_path / "target.spacy")
+    annotate(
+        teacher_path=tmp_path / "teacher",
+        docs_path=tmp_path / "target.spacy",
+        output_path=tmp_path / "probs.npz",
+    )
+    return nlp, tmp_path
+
+
+def _distill(tmp_path, encoder_dir, *extra):
+    args = [
+        "distill",
+        str(STUDENT_CFG),
+        "--output",
+        str(tmp_path / "student"),
+        "--paths.target",
+        str(tmp_path / "target.spacy"),
+        "--paths.teacher_probs",
+        str(tmp_path / "probs.npz"),
+        "--paths.encoder",
+        str(encoder_dir),
+        "--components.tskd_ner.model.encoder.max_length",
+        "64",
+        "--components.tskd_ner.model.encoder.frozen_layers",
+        "0",
+        "--components.tskd_ner.model.encoder.freeze_embeddings",
+        "false",
+        "--distill.batch_size",
+        "3",
+        "--distill.heldout",
+        "0",
+        "--distill.warmup_frac",
+        "0",
+        *extra,
+    ]
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.parametrize("loss,lr,epochs", [("mse", "3e-3", "150"), ("hard", "3e-3", "60")])
+def test_student_reproduces_teacher(
+    teacher_and_target, tiny_encoder_dir, train_docs, loss, lr, epochs
+):
+    teacher, tmp_path = teacher_and_target
+    result = _distill(
+        tmp_path,
+        tiny_encoder_dir,
+        "--components.tskd_ner.distill_loss",
+        loss,
+        "--distill.epochs",
+        epochs,
+        "--distill.optimizer.learn_rate.initial_rate",
+        lr,
+    )
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    for gold in train_docs:
+        words = [t.text for t in gold]
+        t_ents = [(e.start, e.end, e.label_) for e in teacher(Doc(teacher.vocab, words=words)).ents]
+        s_ents = [(e.start, e.end, e.label_) for e in student(Doc(student.vocab, words=words)).ents]
+        assert t_ents and s_ents == t_ents
+    meta = student.meta["tskd"]
+    assert meta["role"] == "student" and meta["distill"]["epochs"] == int(epochs)
+
+
+def test_distillation_reduces_mse(teacher_and_target, tiny_encoder_dir, train_docs):
+    _, tmp_path = teacher_and_target
+    probs = load_teacher_probs(tmp_path / "probs.npz")
+
+    def student_mse(nlp):
+        docs = [Doc(nlp.vocab, words=[t.text for t in d]) for d in train_docs]
+        pred = nlp.get_pipe("tskd_ner").predict(docs)
+        return np.mean([((p - probs[i]) ** 2).mean() for i, p in enumerate(pred)])
+
+    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    assert result.exit_code == 0, result.output
+    before = student_mse(spacy.load(tmp_path / "student" / "model-last"))
+    result = _distill(
+        tmp_path,
+        tiny_encoder_dir,
+        "--distill.epochs",
+        "30",
+        "--distill.optimizer.learn_rate.initial_rate",
+        "3e-3",
+    )
+    assert result.exit_code == 0, result.output
+    after = student_mse(spacy.load(tmp_path / "student" / "model-last"))
+    assert after < 0.5 * before
+
+
+def test_label_order_mismatch(teacher_and_target, tiny_encoder_dir):
+    _, tmp_path = teacher_and_target
+    result = _distill(
+        tmp_path,
+        tiny_encoder_dir,
+        "--distill.labels",
+        '["O","B-PER","I-PER","B-LOC","I-LOC","B-ORG","I-ORG"]',
+    )
+    assert result.exit_code == 1
+    assert "probs.npz" in result.output and "label" in result.output.lower()
