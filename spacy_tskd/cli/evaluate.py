@@ -17,6 +17,12 @@ def evaluate_cli(
     ),
     batch_size: int = typer.Option(64, "--batch-size", "-b", help="Docs per nlp.pipe batch."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+    update_meta: bool = typer.Option(
+        False, "--update-meta", help="Also store the scores in the pipeline's meta.json."
+    ),
+    system: Optional[str] = typer.Option(
+        None, "--system", help="Name of this system in result tables (e.g. MT, TS, HL)."
+    ),
 ) -> None:
     """Score a pipeline's entities on gold data (seqeval, conlleval mode)."""
     from wasabi import msg
@@ -31,6 +37,8 @@ def evaluate_cli(
             output=output,
             batch_size=batch_size,
             gpu_id=gpu_id,
+            update_meta=update_meta,
+            system=system,
         )
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))

@@ -18,6 +18,8 @@ def evaluate(
     output: Optional[PathLike] = None,
     batch_size: int = 64,
     gpu_id: int = -1,
+    update_meta: bool = False,
+    system: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Run the pipeline at ``pipeline_path`` on the words of the gold DocBin at
     ``data_path`` and score its entities with seqeval (conlleval mode).
@@ -26,7 +28,9 @@ def evaluate(
     spaces), so tokenization always matches. Returns the scores of
     :func:`~spacy_tskd.evaluation.scorer.score_bio` plus ``pipeline``, ``data``,
     ``n_docs``, ``n_words`` and ``words_per_second``; writes the same dict as
-    JSON to ``output`` (atomically) when given.
+    JSON to ``output`` (atomically) when given. ``update_meta`` also writes the
+    scores into the ``performance`` block of the pipeline's ``meta.json`` (as
+    ``spacy evaluate`` reports them); ``system`` names the row in result tables.
     """
     import spacy
     from spacy.tokens import Doc, DocBin
@@ -80,6 +84,21 @@ def evaluate(
         n_words=n_words,
         words_per_second=n_words / seconds if seconds > 0 else 0.0,
     )
+    if system is not None:
+        result["system"] = system
+    if update_meta:
+        _update_meta(pipeline_path, result)
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
+
+
+def _update_meta(pipeline_path: Path, scores: Dict[str, Any]) -> None:
+    """Put the entity scores in meta.json's ``performance`` block, atomically."""
+    meta_path = pipeline_path / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf8")) if meta_path.exists() else {}
+    perf = meta.setdefault("performance", {})
+    for key in ("ents_p", "ents_r", "ents_f", "ents_per_type"):
+        perf[key] = scores[key]
+    perf["evaluated_on"] = scores["data"]
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")

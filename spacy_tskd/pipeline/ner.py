@@ -157,7 +157,7 @@ class TokenSoftmaxNER(TrainablePipe):
         logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_logits = self.get_loss(examples, logits)
         backprop(d_logits)
-        if sgd is not None:
+        if sgd not in (None, False):
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
@@ -218,7 +218,7 @@ class TokenSoftmaxNER(TrainablePipe):
         student_scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_scores = self.get_teacher_student_loss(teacher_scores, student_scores)
         backprop(d_scores)
-        if sgd is not None:
+        if sgd not in (None, False):
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses

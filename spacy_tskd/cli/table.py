@@ -1,0 +1,23 @@
+"""``python -m spacy_tskd table METRICS_DIR``: F1 per system of a run."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app
+
+
+@app.command("table")
+def table_cli(
+    metrics_dir: Path = typer.Argument(..., help="Folder of evaluate --output JSON files"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write Markdown here"),
+) -> None:
+    """Print a Markdown table of F1 (overall and per type) for every evaluated system."""
+    from ..experiments.table import summarize
+
+    try:
+        typer.echo(summarize(metrics_dir=metrics_dir, output=output))
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
