@@ -1,7 +1,7 @@
 """``python -m spacy_tskd evaluate PIPELINE DATA.spacy``: seqeval entity scores."""
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -51,3 +51,45 @@ def evaluate_cli(
     )
     if output is not None:
         msg.info(f"Scores written to {output}")
+
+
+@app.command("evaluate-ensemble")
+def evaluate_ensemble_cli(
+    data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
+    teachers: List[Path] = typer.Argument(..., help="Teacher pipelines (one per source)."),
+    alpha: Optional[str] = typer.Option(
+        None, "--alpha", help="Comma-separated α per teacher (default: uniform, 'avg')."
+    ),
+    weights: Optional[Path] = typer.Option(
+        None, "--weights", help="weights.json from `weights fit` (its alpha_mean is used)."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write scores JSON."),
+    system: str = typer.Option("MT-ensemble", "--system", help="Row name in result tables."),
+) -> None:
+    """Multi-source MT: score the α-weighted ensemble of the teachers on gold data."""
+    import json
+
+    from wasabi import msg
+
+    from ..evaluation.ensemble import evaluate_ensemble
+    from ..evaluation.scorer import format_scores_table
+
+    try:
+        if weights is not None:
+            alpha_values = json.loads(weights.read_text(encoding="utf8"))["alpha_mean"]
+        elif alpha is not None:
+            alpha_values = [float(a) for a in alpha.split(",")]
+        else:
+            alpha_values = None
+        scores = evaluate_ensemble(
+            teacher_paths=teachers,
+            data_path=data,
+            alpha=alpha_values,
+            output=output,
+            system=system,
+        )
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    typer.echo(format_scores_table(scores))
+    msg.good(f"{system}: F1 {scores['ents_f'] * 100:.2f} with α = {scores['alpha']}")

@@ -1,0 +1,39 @@
+"""Multi-source MT: a one-hot α ensemble equals the single teacher."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.tokens import DocBin
+from test_ner_component import _examples, _train
+
+from spacy_tskd.evaluation.ensemble import evaluate_ensemble
+from spacy_tskd.evaluation.evaluate import evaluate
+
+from conftest import make_nlp
+
+
+def test_one_hot_ensemble_equals_single_teacher(tiny_encoder_dir, train_docs, tmp_path):
+    trained = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+    _train(trained, train_docs, n_iter=40, lr=3e-3)
+    trained.to_disk(tmp_path / "a")
+    other = make_nlp(tiny_encoder_dir)
+    other.initialize(get_examples=lambda: _examples(other, train_docs))
+    other.to_disk(tmp_path / "b")
+    db = DocBin()
+    for d in train_docs:
+        db.add(d)
+    db.to_disk(tmp_path / "gold.spacy")
+    single = evaluate(pipeline_path=tmp_path / "a", data_path=tmp_path / "gold.spacy")
+    ens = evaluate_ensemble(
+        teacher_paths=[tmp_path / "a", tmp_path / "b"],
+        data_path=tmp_path / "gold.spacy",
+        alpha=[1.0, 0.0],
+    )
+    assert ens["ents_f"] == pytest.approx(single["ents_f"])
+    assert ens["n_correct"] == single["n_correct"]
+    with pytest.raises(ValueError, match="sum to 1"):
+        evaluate_ensemble(
+            teacher_paths=[tmp_path / "a", tmp_path / "b"],
+            data_path=tmp_path / "gold.spacy",
+            alpha=[0.7, 0.7],
+        )
