@@ -9,7 +9,16 @@ import importlib
 from ._app import app
 
 # Command modules register themselves on ``app`` when imported.
-for _module in ("convert", "encoder", "train", "annotate", "distill", "evaluate", "table"):
+for _module in (
+    "convert",
+    "encoder",
+    "train",
+    "annotate",
+    "distill",
+    "evaluate",
+    "table",
+    "weights",
+):
     try:
         importlib.import_module(f"{__name__}.{_module}")
     except ModuleNotFoundError as err:  # a command not written yet

@@ -1,0 +1,173 @@
+"""``python -m spacy_tskd weights fit|show``: source-language weights α for multi-source transfer.
+
+``weights fit SOURCE_DOCS... --target TARGET_DOCS --method sim --output weights.json``
+computes α (see :mod:`spacy_tskd.weighting.similarity`). The source language of
+each SOURCE_DOCS file is taken from ``--langs en,de,nl`` (one code per file, in
+order) or, without ``--langs``, from the name of the file's parent directory
+(``corpus/en/train.spacy`` -> ``en``). α follows the order of SOURCE_DOCS.
+
+``weights show weights.json`` prints α per source language, the method and the
+encoder.
+"""
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._app import app
+
+weights_app = typer.Typer(
+    help="Source-language weights α for multi-source transfer (fit, show).",
+    no_args_is_help=True,
+)
+app.add_typer(weights_app, name="weights")
+
+
+def source_languages(paths: List[Path], langs: Optional[str]) -> List[str]:
+    """One language per source file: from ``--langs`` or the parent directory names."""
+    if langs:
+        codes = [c.strip() for c in langs.split(",") if c.strip()]
+        if len(codes) != len(paths):
+            raise ValueError(
+                f"--langs gives {len(codes)} language(s) ({', '.join(codes)}) for "
+                f"{len(paths)} source docs file(s): give one code per file, in order."
+            )
+    else:
+        codes = [p.parent.name or p.resolve().parent.name for p in paths]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ValueError(
+            f"Source language(s) {', '.join(dupes)} given more than once (from "
+            f"{'--langs' if langs else 'the parent directory names'}: {', '.join(codes)}). "
+            "Use one file per language, in directories named after it "
+            "(corpus/en/train.spacy), or name them with --langs en,de,nl."
+        )
+    return codes
+
+
+@weights_app.command("fit")
+def fit_cli(
+    source_docs: List[Path] = typer.Argument(
+        ..., help="One source DocBin (.spacy) per source language, e.g. corpus/en/train.spacy."
+    ),
+    target: Path = typer.Option(
+        ..., "--target", "-t", help="Target (unlabeled) DocBin the student is distilled on."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Weights file to write (.json)."),
+    method: str = typer.Option("sim", "--method", "-m", help="avg, sim, cosine or l2."),
+    sentence_level: bool = typer.Option(
+        False, "--sentence-level", help="One α per target sentence instead of per corpus."
+    ),
+    encoder: Optional[str] = typer.Option(
+        "assets/encoder", "--encoder", "-e", help="Pretrained encoder dir (or cached hub name)."
+    ),
+    langs: Optional[str] = typer.Option(
+        None,
+        "--langs",
+        "-l",
+        help="Comma-separated language of each SOURCE_DOCS (default: parent directory names).",
+    ),
+    rank: int = typer.Option(64, "--rank", help="Rank of M = P Qᵀ (sim)."),
+    gamma: float = typer.Option(0.01, "--gamma", help="Weight of ‖PᵀP − I‖²_F (sim)."),
+    epochs: int = typer.Option(10, "--epochs", help="Training epochs of the similarity model."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (sim)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Training batch size (sim)."),
+    max_sents: int = typer.Option(
+        0, "--max-sents", "-n", help="Random N sentences per source language (0: all)."
+    ),
+    max_target_sents: int = typer.Option(
+        0, "--max-target-sents", help="First N target sentences (0: all)."
+    ),
+    max_length: int = typer.Option(128, "--max-length", help="Word pieces per sentence."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Compute α per source language from the target text's similarity to each source."""
+    from wasabi import msg
+
+    from ..weighting.similarity import fit_weights
+
+    try:
+        codes = source_languages(source_docs, langs)
+        data = fit_weights(
+            source_docs=dict(zip(codes, source_docs)),
+            target_docs=target,
+            method=method,
+            sentence_level=sentence_level,
+            encoder=None if method == "avg" and not _exists(encoder) else encoder,
+            rank=rank,
+            gamma=gamma,
+            output=output,
+            max_sents=max_sents,
+            max_target_sents=max_target_sents,
+            seed=seed,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            max_length=max_length,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    _print_weights(data)
+    msg.good(f"Wrote {method} weights for {', '.join(codes)} to {output}")
+
+
+@weights_app.command("show")
+def show_cli(
+    weights: Path = typer.Argument(..., help="Weights file written by `weights fit`."),
+) -> None:
+    """Print α per source language, the method and the encoder of a weights file."""
+    from wasabi import msg
+
+    from ..weighting.similarity import load_weights
+
+    try:
+        data = load_weights(weights)
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    _print_weights(data)
+
+
+def _print_weights(data) -> None:
+    import numpy as np
+    from wasabi import msg
+
+    enc = data.get("encoder") or {}
+    params = data.get("params") or {}
+    level = "sentence" if data.get("sentence_level") else "corpus"
+    info = [
+        ("method", data.get("method")),
+        ("level", level),
+        ("encoder", enc.get("name", "-")),
+        ("encoder sha256", (enc.get("sha256") or "-")[:16]),
+        ("target", f"{data.get('target')} ({data.get('n_target')} sentences)"),
+    ]
+    if params.get("tau") is not None:
+        info.append(("tau", f"{params['tau']:.6g}"))
+    train = params.get("train") or {}
+    if "accuracy" in train:
+        info.append(("source-language accuracy", f"{train['accuracy']:.4f}"))
+    msg.table(info, aligns=("l", "l"))
+    alpha = np.asarray(data["alpha"], dtype=np.float64)
+    if alpha.ndim == 2:
+        rows = [
+            (
+                lang,
+                f"{alpha[:, k].mean():.4f}",
+                f"{alpha[:, k].min():.4f}",
+                f"{alpha[:, k].max():.4f}",
+            )
+            for k, lang in enumerate(data["sources"])
+        ]
+        header = ("source", "alpha (mean)", "min", "max")
+        aligns = ("l", "r", "r", "r")
+    else:
+        rows = [(lang, f"{a:.4f}") for lang, a in zip(data["sources"], alpha)]
+        header, aligns = ("source", "alpha"), ("l", "r")
+    msg.table(rows, header=header, aligns=aligns, divider=True)
+
+
+def _exists(encoder: Optional[str]) -> bool:
+    return bool(encoder) and Path(encoder).exists()

@@ -1,0 +1,672 @@
+"""Language-similarity source weighting for multi-source transfer (Wu et al. 2020, §3.2).
+
+With K source languages (one teacher each), the student learns from the mixture
+Σ_k α_k p_k of the teachers' distributions (see :mod:`.mixture`). This module
+computes α from how similar the target text is to each source language.
+
+Sentence embeddings u come from the frozen pretrained encoder
+(:func:`.embeddings.sentence_embeddings`: mean of the last hidden layer over the
+word pieces). μ_k is the mean sentence embedding of source language k.
+
+Schemes (``method``):
+
+``avg``
+    α_k = 1/K.
+``sim`` (the paper's learned similarity)
+    s(u, k) = g(u)ᵀ M μ_k with g an affine map (hidden → hidden, with bias),
+    M = P Qᵀ low-rank (P, Q: hidden × r), trained with cross-entropy to predict
+    the source language of source sentences, plus γ‖PᵀP − I‖²_F. μ_k is
+    **fixed** (a buffer, not trained) at the mean embedding of language k: it is
+    a description of the language, and fixing it keeps the prototypes the same
+    as those of the ``cosine``/``l2`` schemes and stops the classifier from
+    drifting them; all the capacity is in g, P and Q.
+``cosine`` / ``l2``
+    v_k = cos(ū, μ_k), or v_k = −‖ū − μ_k‖₂, with ū the mean target embedding
+    (corpus level, K values) or each target sentence's embedding u_x (sentence
+    level, an n × K matrix).
+
+Normalisation (every scheme but ``avg``): with V the matrix of scores, S =
+[s(x, k)] (n_target × K) for ``sim`` or the similarity values v for
+``cosine``/``l2``::
+
+    τ = Var(V) = (1/N) Σ_{all N entries v of V} (v − mean(V))²   (population variance,
+                                                                  over all entries)
+    A_x,k = exp(V_x,k / τ) / Σ_j exp(V_x,j / τ)                   (row softmax)
+    sentence level: α_x = A_x  (one weight vector per target sentence)
+    corpus level:   α_k = (1/|T|) Σ_x A_x,k  (for ``sim``: the paper's formula;
+                    for ``cosine``/``l2`` V has one row, so α = A_0)
+
+Guard: if τ is not finite or τ ≤ ε·max(1, mean(V²)) (ε = float64 machine
+epsilon: all scores equal up to rounding) then τ = 1; the softmax of equal
+scores is uniform whatever τ is. Note that τ = variance is not scale-invariant:
+when the K similarity values are very close, τ is tiny and α is close to one-hot
+(this is the paper's rule, kept as is).
+
+:func:`fit_weights` writes a ``weights.json`` (plus ``weights.safetensors`` with
+the similarity model for ``sim``); :func:`load_weights` reads and checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..util import PathLike, atomic_path, atomic_write_text
+from .embeddings import encoder_identity, resolve_encoder, sentence_embeddings
+from .mixture import check_weights
+
+METHODS = ("avg", "sim", "cosine", "l2")
+FORMAT_VERSION = 1
+
+
+class LanguageSimilarityModel(nn.Module):
+    """s(u, k) = g(u)ᵀ P Qᵀ μ_k for sentence embeddings u and K source languages.
+
+    hidden_size: the encoder's hidden size.
+    languages: the K source languages, in score-column order.
+    rank: rank r of M = P Qᵀ. It is capped at ``hidden_size`` (PᵀP = I_r is
+        impossible for r > hidden); ``rank_requested`` keeps the asked value.
+    mu: (K, hidden) language prototypes (fixed; default zeros, for loading).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        languages: Sequence[str],
+        rank: int = 64,
+        mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
+    ) -> None:
+        super().__init__()
+        if hidden_size < 1 or rank < 1:
+            raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
+        if not languages:
+            raise ValueError("LanguageSimilarityModel needs at least one source language.")
+        self.languages: List[str] = list(languages)
+        self.hidden_size = int(hidden_size)
+        self.rank_requested = int(rank)
+        self.rank = min(int(rank), self.hidden_size)
+        self.encoder_name: Optional[str] = None
+        self.train_stats: Dict[str, float] = {}
+        self.g = nn.Linear(self.hidden_size, self.hidden_size)
+        self.P = nn.Parameter(torch.empty(self.hidden_size, self.rank))
+        self.Q = nn.Parameter(torch.empty(self.hidden_size, self.rank))
+        k = len(self.languages)
+        mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
+        if tuple(mu_t.shape) != (k, self.hidden_size):
+            raise ValueError(
+                f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
+            )
+        self.register_buffer("mu", mu_t.clone())
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
+        """g = identity (zero bias), P with orthonormal columns, Q ~ N(0, 1/hidden)."""
+        with torch.no_grad():
+            self.g.weight.copy_(torch.eye(self.hidden_size))
+            self.g.bias.zero_()
+            a = torch.randn(self.hidden_size, self.rank, generator=generator)
+            q, r = torch.linalg.qr(a)
+            self.P.copy_(q * torch.sign(torch.diagonal(r)).unsqueeze(0))
+            self.Q.copy_(
+                torch.randn(self.hidden_size, self.rank, generator=generator)
+                / math.sqrt(self.hidden_size)
+            )
+
+    def config(self) -> Dict[str, Any]:
+        return {
+            "hidden_size": self.hidden_size,
+            "languages": list(self.languages),
+            "rank": self.rank,
+            "rank_requested": self.rank_requested,
+        }
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """Scores (n, K) for embeddings u (n, hidden)."""
+        proto = self.mu @ self.Q @ self.P.T  # (K, hidden): rows (M μ_k)ᵀ
+        return self.g(u) @ proto.T
+
+    def orthogonality_penalty(self) -> torch.Tensor:
+        """‖PᵀP − I_r‖²_F (not multiplied by γ). Its gradient is 4 P (PᵀP − I)."""
+        eye = torch.eye(self.rank, dtype=self.P.dtype, device=self.P.device)
+        diff = self.P.T @ self.P - eye
+        return (diff * diff).sum()
+
+    def score_embeddings(self, embeddings) -> np.ndarray:
+        """Scores (n, K) as float64 numpy for sentence embeddings (n, hidden)."""
+        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.hidden_size:
+            raise ValueError(
+                f"Expected embeddings of shape (n, {self.hidden_size}), got {tuple(x.shape)}: "
+                "were they computed with another encoder?"
+            )
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(x.to(self.mu.device)).double().cpu().numpy()
+        finally:
+            self.train(was_training)
+
+    def score(self, docs_or_texts, *, encoder=None, **embed_kwargs) -> np.ndarray:
+        """Scores (n, K) of new sentences, embedded with ``encoder`` (default: the
+        encoder the model was fitted with, as recorded in its weights JSON)."""
+        encoder = encoder if encoder is not None else self.encoder_name
+        if encoder is None:
+            raise ValueError("No encoder given and none recorded with this similarity model.")
+        embed_kwargs.setdefault("progress", False)
+        emb = sentence_embeddings(docs_or_texts, encoder=encoder, **embed_kwargs)
+        return self.score_embeddings(emb)
+
+
+def fit_similarity_model(
+    source_embeddings: Mapping[str, Any],
+    *,
+    rank: int = 64,
+    gamma: float = 0.01,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    balance: bool = True,
+    progress: bool = False,
+) -> LanguageSimilarityModel:
+    """Train :class:`LanguageSimilarityModel` to predict the language of source sentences.
+
+    source_embeddings: language -> (n_k, hidden) sentence embeddings; the dict
+        order is the score-column order.
+    Loss per batch: cross-entropy(s(u, ·), language) + γ ‖PᵀP − I‖²_F, with Adam.
+    balance: weight each language's sentences by n / (K n_k) in the
+        cross-entropy, so that a bigger source corpus does not push every score
+        (and α) toward its language.
+    Deterministic for a seed: initialisation and shuffling use a private
+    ``torch.Generator`` (the global RNG is not touched).
+    The fitted model is in eval mode; ``model.train_stats`` holds the final
+    ``loss``, ``penalty`` and ``accuracy`` on the source sentences.
+    """
+    from tqdm import tqdm
+
+    if not source_embeddings:
+        raise ValueError("fit_similarity_model needs the embeddings of at least one language.")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or gamma < 0:
+        raise ValueError(
+            f"Need epochs >= 1, batch_size >= 1, lr > 0 and gamma >= 0; got epochs={epochs}, "
+            f"batch_size={batch_size}, lr={lr}, gamma={gamma}."
+        )
+    languages = list(source_embeddings)
+    arrays = []
+    for lang in languages:
+        arr = np.asarray(source_embeddings[lang], dtype=np.float32)
+        if arr.ndim != 2 or len(arr) == 0:
+            raise ValueError(
+                f"Embeddings of {lang!r} must be a non-empty (n, hidden) array, got "
+                f"shape {arr.shape}."
+            )
+        if arrays and arr.shape[1] != arrays[0].shape[1]:
+            raise ValueError(
+                f"Embeddings of {lang!r} have {arr.shape[1]} dimensions but those of "
+                f"{languages[0]!r} have {arrays[0].shape[1]}: use one encoder for all."
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError(f"Embeddings of {lang!r} contain NaN or infinite values.")
+        arrays.append(arr)
+    mu = np.stack([a.astype(np.float64).mean(axis=0) for a in arrays]).astype(np.float32)
+    model = LanguageSimilarityModel(arrays[0].shape[1], languages, rank=rank, mu=mu)
+    gen = torch.Generator().manual_seed(int(seed))
+    model.reset_parameters(gen)
+    x = torch.from_numpy(np.concatenate(arrays))
+    y = torch.cat([torch.full((len(a),), k, dtype=torch.long) for k, a in enumerate(arrays)])
+    counts = torch.tensor([len(a) for a in arrays], dtype=torch.float32)
+    class_weight = len(x) / (len(arrays) * counts) if balance else None
+    loss_fn = nn.CrossEntropyLoss(weight=class_weight)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _epoch in tqdm(range(epochs), desc="similarity", unit="epoch", disable=not progress):
+        perm = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(x), batch_size):
+            idx = perm[start : start + batch_size]
+            loss = loss_fn(model(x[idx]), y[idx]) + gamma * model.orthogonality_penalty()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        scores = model(x)
+        penalty = float(model.orthogonality_penalty())
+        model.train_stats = {
+            "loss": float(loss_fn(scores, y)) + gamma * penalty,
+            "penalty": penalty,
+            "accuracy": float((scores.argmax(dim=1) == y).float().mean()),
+        }
+    return model
+
+
+def softmax_alpha(values, *, sentence_level: bool = False) -> Tuple[np.ndarray, float]:
+    """α and τ from scores/similarities ``values`` of shape (n, K) or (K,).
+
+    τ = population variance of all entries of ``values`` (guarded: see the
+    module docstring); A = row-wise softmax(values / τ). Returns (A, τ) for
+    sentence level (``values`` must be 2-D), or (mean of the rows of A, τ).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        if sentence_level:
+            raise ValueError("Sentence-level weights need one row of scores per sentence.")
+        v = v[None, :]
+    if v.ndim != 2 or v.size == 0:
+        raise ValueError(f"Expected scores of shape (n, K), got {v.shape}.")
+    if not np.isfinite(v).all():
+        raise ValueError("The similarity scores contain NaN or infinite values.")
+    tau = float(v.var())
+    if not math.isfinite(tau) or tau <= np.finfo(np.float64).eps * max(1.0, float(np.mean(v * v))):
+        tau = 1.0
+    z = v / tau
+    z -= z.max(axis=1, keepdims=True)
+    a = np.exp(z)
+    a /= a.sum(axis=1, keepdims=True)
+    return (a if sentence_level else a.mean(axis=0)), tau
+
+
+def similarity_values(
+    method: str, target_embeddings, mu, *, sentence_level: bool = False
+) -> np.ndarray:
+    """``cosine``/``l2`` similarities (1, K) at corpus level (mean target embedding)
+    or (n, K) at sentence level, to the prototypes ``mu`` (K, hidden)."""
+    t = np.asarray(target_embeddings, dtype=np.float64)
+    m = np.asarray(mu, dtype=np.float64)
+    if not sentence_level:
+        t = t.mean(axis=0, keepdims=True)
+    if method == "cosine":
+        tn = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+        mn = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        return tn @ mn.T
+    if method == "l2":
+        return -np.linalg.norm(t[:, None, :] - m[None, :, :], axis=-1)
+    raise ValueError(f"Unknown similarity {method!r}: expected 'cosine' or 'l2'.")
+
+
+def compute_alpha(
+    method: str,
+    target_embeddings=None,
+    *,
+    mu=None,
+    model: Optional[LanguageSimilarityModel] = None,
+    sentence_level: bool = False,
+    n_sources: Optional[int] = None,
+) -> Tuple[np.ndarray, Optional[float]]:
+    """α for one scheme (see the module docstring); returns (α, τ), τ None for ``avg``."""
+    _check_method(method)
+    if method == "avg":
+        k = n_sources if n_sources is not None else (len(mu) if mu is not None else None)
+        if k is None and model is not None:
+            k = len(model.languages)
+        if not k:
+            raise ValueError("avg weights need the number of sources.")
+        if sentence_level:
+            if target_embeddings is None:
+                raise ValueError("Sentence-level avg weights need the target sentences.")
+            return np.full((len(target_embeddings), k), 1.0 / k), None
+        return np.full(k, 1.0 / k), None
+    if target_embeddings is None or len(target_embeddings) == 0:
+        raise ValueError("No target sentences to compute weights from.")
+    if method == "sim":
+        if model is None:
+            raise ValueError("The sim scheme needs a fitted LanguageSimilarityModel.")
+        values = model.score_embeddings(target_embeddings)
+    else:
+        if mu is None:
+            raise ValueError(f"The {method} scheme needs the source prototypes mu.")
+        values = similarity_values(method, target_embeddings, mu, sentence_level=sentence_level)
+    return softmax_alpha(values, sentence_level=sentence_level)
+
+
+def fit_weights(
+    *,
+    source_docs: Mapping[str, PathLike],
+    target_docs: PathLike,
+    method: str = "sim",
+    sentence_level: bool = False,
+    encoder: Optional[PathLike] = None,
+    rank: int = 64,
+    gamma: float = 0.01,
+    output: PathLike,
+    max_sents: int = 0,
+    max_target_sents: int = 0,
+    seed: int = 0,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    embed_batch_size: int = 32,
+    max_length: int = 128,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Compute source-language weights α and write them to ``output`` (JSON, atomic).
+
+    source_docs: language -> source DocBin (``.spacy``); the order is α's order.
+    target_docs: the (unlabeled) target DocBin the student will be distilled on.
+    method: ``avg``, ``sim``, ``cosine`` or ``l2`` (module docstring).
+    sentence_level: one α per target sentence (rows in the target's doc order).
+    encoder: the pretrained encoder (local HF dir or cached hub name); required
+        except for ``avg``.
+    max_sents: use at most N sentences per *source* language (0: all), a random
+        subset drawn with ``seed`` (kept in corpus order).
+    max_target_sents: use the first N target sentences (0: all). Sentence-level
+        α then covers only those docs: distill with the same ``max_docs``.
+    seed, epochs, lr, batch_size, rank, gamma: similarity-model training (``sim``).
+    embed_batch_size, max_length: sentence embedding.
+    RETURNS: the JSON written: ``format``, ``method``, ``sentence_level``,
+        ``params`` (settings, τ, sentence counts, the model's training stats),
+        ``encoder`` (``{"name", "sha256", "hashed"}``, see
+        :func:`.embeddings.encoder_identity`; null for ``avg`` without encoder),
+        ``sources``, ``target``, ``target_sha256``, ``n_target``, ``alpha`` (K
+        floats, or one list of K floats per target sentence), ``alpha_mean``
+        (K floats), and for ``sim`` ``similarity_model`` (``file``: the
+        ``.safetensors`` beside ``output``, ``sha256``, ``config``).
+    """
+    _check_method(method)
+    output = Path(output)
+    if output.suffix == ".safetensors":
+        raise ValueError(f"{output}: the weights file is JSON; give a name such as weights.json.")
+    if output.is_dir():
+        raise ValueError(f"Output path {output} is a directory: give a file such as weights.json.")
+    if not source_docs:
+        raise ValueError("No source docs given: need one DocBin per source language.")
+    if max_sents < 0 or max_target_sents < 0:
+        raise ValueError("max_sents and max_target_sents must be 0 (all) or positive.")
+    sources = [str(s) for s in source_docs]
+    if len(set(sources)) != len(sources):
+        raise ValueError(f"Duplicate source languages: {sources}.")
+    if method != "avg" and encoder is None:
+        raise ValueError(f"The {method} scheme needs an encoder (--encoder).")
+    source_paths = {lang: Path(p) for lang, p in source_docs.items()}
+    for lang, p in source_paths.items():
+        if not p.is_file():
+            raise FileNotFoundError(f"Source docs of {lang!r} not found: {p}.")
+    target_path = Path(target_docs)
+    if not target_path.is_file():
+        raise FileNotFoundError(f"Target docs not found: {target_path}.")
+
+    target_texts = _read_texts(target_path, max_target_sents, seed=None)
+    params: Dict[str, Any] = {
+        "max_sents": max_sents,
+        "max_target_sents": max_target_sents,
+        "seed": seed,
+    }
+    identity = encoder_identity(encoder) if encoder is not None else None
+    result: Dict[str, Any] = {}
+    if method == "avg":
+        alpha, tau = compute_alpha(
+            "avg",
+            target_texts,
+            n_sources=len(sources),
+            sentence_level=sentence_level,
+        )
+    else:
+        loaded = resolve_encoder(encoder)[:2]
+        embed = {
+            "encoder": loaded,
+            "batch_size": embed_batch_size,
+            "max_length": max_length,
+            "progress": progress,
+        }
+        source_emb = {
+            lang: sentence_embeddings(_read_texts(p, max_sents, seed=seed), **embed)
+            for lang, p in source_paths.items()
+        }
+        target_emb = sentence_embeddings(target_texts, **embed)
+        params.update(
+            {
+                "max_length": max_length,
+                "n_source_sents": {lang: len(e) for lang, e in source_emb.items()},
+            }
+        )
+        if method == "sim":
+            model = fit_similarity_model(
+                source_emb,
+                rank=rank,
+                gamma=gamma,
+                epochs=epochs,
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed,
+                progress=progress,
+            )
+            alpha, tau = compute_alpha(
+                "sim", target_emb, model=model, sentence_level=sentence_level
+            )
+            params.update(
+                {
+                    "rank": model.rank,
+                    "rank_requested": rank,
+                    "gamma": gamma,
+                    "epochs": epochs,
+                    "lr": lr,
+                    "batch_size": batch_size,
+                    "balance": True,
+                    "train": model.train_stats,
+                }
+            )
+            result["similarity_model"] = _save_model(model, output.with_suffix(".safetensors"))
+        else:
+            mu = np.stack([e.astype(np.float64).mean(axis=0) for e in source_emb.values()])
+            alpha, tau = compute_alpha(method, target_emb, mu=mu, sentence_level=sentence_level)
+    params["tau"] = tau
+    alpha_mean = alpha.mean(axis=0) if alpha.ndim == 2 else alpha
+    data: Dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "method": method,
+        "sentence_level": bool(sentence_level),
+        "params": params,
+        "encoder": identity,
+        "sources": sources,
+        "target": str(target_path),
+        "target_sha256": _sha256(target_path),
+        "n_target": len(target_texts),
+        "alpha": alpha.tolist(),
+        "alpha_mean": alpha_mean.tolist(),
+        **result,
+    }
+    check_weights(data["alpha"], len(sources), source=str(output))
+    atomic_write_text(output, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def load_weights(
+    path: PathLike,
+    *,
+    sources: Optional[Sequence[str]] = None,
+    encoder: Optional[PathLike] = None,
+    target: Optional[PathLike] = None,
+) -> Dict[str, Any]:
+    """Read a weights JSON written by :func:`fit_weights` and check it.
+
+    sources: the teacher languages, in teacher order. Each must have an α and
+        the file must hold no other language; α (and ``sources``) are returned
+        reordered to this order.
+    encoder: the encoder in use; if the file records an encoder, its identity
+        (sha256 when both are known, else the name) must match.
+    target: the target DocBin; must have the ``target_sha256`` recorded.
+    Every error is a ValueError (FileNotFoundError for a missing file) whose
+    message starts with the file's path.
+    """
+    path = Path(path)
+    data = _read_json(path)
+    for key in ("method", "sources", "alpha"):
+        if key not in data:
+            raise ValueError(
+                f"{path}: no {key!r} field; is this a weights file from `weights fit`?"
+            )
+    file_sources = [str(s) for s in data["sources"]]
+    if not file_sources or len(set(file_sources)) != len(file_sources):
+        raise ValueError(f"{path}: 'sources' must list distinct languages, got {file_sources}.")
+    alpha = check_weights(data["alpha"], len(file_sources), source=str(path))
+    if "sentence_level" in data and bool(data["sentence_level"]) != (alpha.ndim == 2):
+        raise ValueError(
+            f"{path}: sentence_level is {data['sentence_level']} but alpha has shape {alpha.shape}."
+        )
+    if sources is not None:
+        wanted = [str(s) for s in sources]
+        missing = [s for s in wanted if s not in file_sources]
+        extra = [s for s in file_sources if s not in wanted]
+        if missing:
+            raise ValueError(
+                f"{path}: no weight for the source language(s) {', '.join(missing)}; the "
+                f"weights cover {', '.join(file_sources)}. Re-run `weights fit` with one "
+                "source docs file per teacher language."
+            )
+        if extra or len(wanted) != len(file_sources):
+            raise ValueError(
+                f"{path}: the weights cover {', '.join(file_sources)} but the teachers are "
+                f"{', '.join(wanted)}. Re-run `weights fit` with exactly the teachers' languages."
+            )
+        order = [file_sources.index(s) for s in wanted]
+        alpha = alpha[..., order]
+        file_sources = wanted
+    stored = data.get("encoder")
+    if encoder is not None and stored:
+        given = encoder_identity(encoder)
+        if stored.get("sha256") and given["sha256"]:
+            same = stored["sha256"] == given["sha256"]
+        else:
+            same = _same_name(stored.get("name"), given["name"])
+        if not same:
+            raise ValueError(
+                f"{path}: the weights were computed with the encoder {stored.get('name')!r} "
+                f"(sha256 {str(stored.get('sha256'))[:12]}) but the encoder given is "
+                f"{given['name']!r} (sha256 {str(given['sha256'])[:12]}). Re-run `weights fit` "
+                "with this encoder."
+            )
+    if target is not None and data.get("target_sha256"):
+        if _sha256(Path(target)) != data["target_sha256"]:
+            raise ValueError(
+                f"{path}: the weights were computed for the target docs {data.get('target')} "
+                f"but {target} has other contents. Re-run `weights fit` on {target}."
+            )
+    data["sources"] = file_sources
+    data["alpha"] = alpha.tolist()
+    data["alpha_mean"] = (alpha.mean(axis=0) if alpha.ndim == 2 else alpha).tolist()
+    data["path"] = str(path)
+    return data
+
+
+def load_similarity_model(weights_json: PathLike) -> LanguageSimilarityModel:
+    """Reload the ``sim`` model saved beside a weights JSON (safetensors, no pickle).
+
+    The model is in eval mode; ``model.encoder_name`` is the recorded encoder, so
+    ``model.score(texts)`` embeds and scores new sentences.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(weights_json)
+    data = _read_json(path)
+    info = data.get("similarity_model")
+    if data.get("method") != "sim" or not info:
+        raise ValueError(
+            f"{path}: method {data.get('method')!r} has no similarity model (only 'sim' does)."
+        )
+    model_path = path.parent / info["file"]
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{path}: its similarity model {model_path} is missing.")
+    if info.get("sha256") and _sha256(model_path) != info["sha256"]:
+        raise ValueError(
+            f"{path}: {model_path} does not match the sha256 recorded in the JSON; it was "
+            "overwritten or is corrupt. Re-run `weights fit`."
+        )
+    cfg = info["config"]
+    model = LanguageSimilarityModel(cfg["hidden_size"], cfg["languages"], rank=cfg["rank"])
+    model.rank_requested = int(cfg.get("rank_requested", cfg["rank"]))
+    try:
+        model.load_state_dict(load_file(str(model_path)), strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: {model_path} does not match its config: {err}") from None
+    model.encoder_name = (data.get("encoder") or {}).get("name")
+    model.train_stats = dict((data.get("params") or {}).get("train") or {})
+    model.eval()
+    return model
+
+
+def _save_model(model: LanguageSimilarityModel, path: Path) -> Dict[str, Any]:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"config": json.dumps(model.config())})
+    return {"file": path.name, "sha256": _sha256(path), "config": model.config()}
+
+
+def _read_texts(path: Path, max_sents: int, *, seed: Optional[int]) -> List[str]:
+    """Sentences of a DocBin as words joined by spaces; at most ``max_sents``
+    (the first ones if ``seed`` is None, else a seeded random subset in order)."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    try:
+        docs = DocBin().from_disk(path).get_docs(Vocab())
+        texts = [" ".join(t.text for t in doc) for doc in docs]
+    except Exception as err:
+        raise ValueError(f"{path}: cannot read it as a spaCy DocBin (.spacy): {err}") from None
+    if not texts:
+        raise ValueError(f"{path} holds no docs.")
+    if max_sents and len(texts) > max_sents:
+        if seed is None:
+            texts = texts[:max_sents]
+        else:
+            rng = np.random.default_rng(seed)
+            keep = np.sort(rng.choice(len(texts), size=max_sents, replace=False))
+            texts = [texts[i] for i in keep]
+    return texts
+
+
+def _read_json(path: Path) -> Dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file not found: {path}. Run `weights fit` first.")
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a valid weights JSON file: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def _same_name(a: Optional[str], b: Optional[str]) -> bool:
+    if a is None or b is None:
+        return True
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return pa.resolve() == pb.resolve()
+    return a == b
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(
+            f"Unknown weighting method {method!r}: expected one of {', '.join(METHODS)}."
+        )
+
+
+__all__ = [
+    "METHODS",
+    "LanguageSimilarityModel",
+    "compute_alpha",
+    "fit_similarity_model",
+    "fit_weights",
+    "load_similarity_model",
+    "load_weights",
+    "similarity_values",
+    "softmax_alpha",
+]
