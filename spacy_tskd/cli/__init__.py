@@ -18,6 +18,7 @@ for _module in (
     "evaluate",
     "table",
     "weights",
+    "experiment",
 ):
     try:
         importlib.import_module(f"{__name__}.{_module}")

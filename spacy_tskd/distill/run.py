@@ -36,15 +36,36 @@ def load_target_docs(path: PathLike, vocab, max_docs: int = 0):
     return docs
 
 
-def load_teacher_targets(paths: Sequence[PathLike], weights: Optional[Sequence[float]] = None):
-    """Teacher probabilities from one file, or the α-weighted mixture of several."""
+def load_teacher_targets(
+    paths: Sequence[PathLike],
+    weights=None,
+    *,
+    sources: Optional[Sequence[str]] = None,
+    encoder: Optional[str] = None,
+):
+    """Teacher probabilities from one file, or the α-weighted mixture of several.
+
+    weights: None (uniform, the ``avg`` scheme), a list of α (one per file, or one
+        list per doc for sentence-level weights), or the path of a ``weights.json``
+        written by ``weights fit``; then ``sources`` names the source language of
+        each probabilities file, and α is taken in that order.
+    """
     from .teacher_probs import load_teacher_probs
 
     loaded = [load_teacher_probs(p) for p in paths]
-    if len(loaded) == 1:
+    if len(loaded) == 1 and weights is None:
         return loaded[0], loaded[0].labels
     from ..weighting.mixture import MixedTeacherProbs
 
+    if isinstance(weights, (str, Path)):
+        from ..weighting.similarity import load_weights
+
+        if not sources or len(sources) != len(loaded):
+            raise ValueError(
+                f"distill.weights is a weights file ({weights}): set distill.sources to the "
+                f"source language of each of the {len(loaded)} teacher_probs files."
+            )
+        weights = load_weights(weights, sources=list(sources), encoder=encoder)["alpha"]
     mixed = MixedTeacherProbs(loaded, weights)
     return mixed, mixed.labels
 
@@ -72,7 +93,10 @@ def distill(
     settings = config.interpolate()["distill"]
     component = settings["component"]
     probs_paths = _as_list(settings["teacher_probs"], "distill.teacher_probs")
-    teacher, labels = load_teacher_targets(probs_paths, settings.get("weights"))
+    sources = settings.get("sources")
+    if isinstance(sources, str):
+        sources = [x for x in sources.split(",") if x]
+    teacher, labels = load_teacher_targets(probs_paths, settings.get("weights"), sources=sources)
     types = {split_tag(t)[1] for t in labels if t != "O"}
     own_labels = settings.get("labels") or bio_label_order(types)
     teacher.check_labels(list(own_labels), what="the student's label order")

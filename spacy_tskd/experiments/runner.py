@@ -1,0 +1,229 @@
+"""Resumable experiment runner for multi-source transfer (leave-one-out over CoNLL).
+
+For every target language T, the other languages are the sources. The runner
+converts the data, trains one teacher per language, annotates T's unlabeled
+text with every source teacher, fits the source weights (``sim``, ``cosine``,
+``l2``), trains one student per weighting scheme, and scores the multi-source
+MT ensembles and the students on T's test set.
+
+Every step writes its output atomically and is skipped when that output exists,
+so an interrupted run resumes where it stopped; teachers and probabilities are
+shared by every experiment that needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence
+
+from ..util import PathLike
+
+CONFIGS = Path(__file__).resolve().parent.parent.parent / "configs"
+SCHEMES = ("avg", "sim", "cosine", "l2")
+
+
+@dataclass
+class Settings:
+    """Everything that defines a run; recorded beside its results."""
+
+    data_dir: str = "../shared/data"
+    conll: str = "conll"
+    encoder: str = "assets/encoder"
+    languages: Sequence[str] = ("en", "de", "es", "nl")
+    targets: Sequence[str] = ("es", "nl", "de")
+    schemes: Sequence[str] = SCHEMES
+    max_sents: int = 300
+    test_sents: int = 300
+    dev_sents: int = 100
+    teacher_epochs: int = 2
+    teacher_lr: float = 3e-4
+    student_epochs: int = 1
+    student_lr: float = 1e-4
+    seed: int = 0
+    gpu_id: int = -1
+    teacher_config: str = str(CONFIGS / "teacher.cfg")
+    student_config: str = str(CONFIGS / "student.cfg")
+    extra: Dict[str, str] = field(default_factory=dict)
+
+
+def once(path: Path, step: Callable[[], object], what: str) -> None:
+    """Run ``step`` unless ``path`` exists (each step writes ``path`` atomically)."""
+    if path.exists():
+        print(f"[skip] {what}: {path} exists")
+        return
+    start = time.perf_counter()
+    print(f"[run] {what}")
+    step()
+    if not path.exists():
+        raise RuntimeError(f"Step '{what}' finished without writing {path}.")
+    print(f"[done] {what} in {time.perf_counter() - start:.1f} s")
+
+
+def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
+    """Run (or resume) the multi-source study in ``out_dir``; return the result table."""
+    from ..data.conll import convert
+    from ..distill.run import distill
+    from ..distill.teacher_probs import annotate
+    from ..evaluation.ensemble import evaluate_ensemble
+    from ..evaluation.evaluate import evaluate
+    from ..training.teacher import train_teacher
+    from ..util import atomic_write_text
+    from ..weighting.similarity import fit_weights, load_weights
+
+    s = settings
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "settings.json", json.dumps(asdict(s), indent=2, default=list))
+    corpus, metrics = out / "corpus", out / "metrics"
+
+    # 1. data: labelled train/dev for teachers, train text as unlabeled target, test
+    for lang in s.languages:
+        for split, limit in (("train", s.max_sents), ("dev", s.dev_sents), ("test", s.test_sents)):
+            src = Path(s.data_dir) / s.conll / lang / f"{split}.txt"
+            dst = corpus / lang / f"{split}.spacy"
+            once(
+                dst,
+                lambda src=src, dst=dst, lang=lang, limit=limit: convert(
+                    input_path=src, output_path=dst, lang=lang, max_sents=limit
+                ),
+                f"convert {lang} {split}",
+            )
+
+    # 2. one teacher per language (shared by every target it is a source for)
+    def teacher_dir(lang: str) -> Path:
+        return out / "teachers" / lang
+
+    for lang in s.languages:
+        done = teacher_dir(lang) / "DONE"
+        overrides = {
+            "paths.train": str(corpus / lang / "train.spacy"),
+            "paths.dev": str(corpus / lang / "dev.spacy"),
+            "paths.encoder": s.encoder,
+            "training.max_epochs": s.teacher_epochs,
+            "training.optimizer.learn_rate.initial_rate": s.teacher_lr,
+            "system.seed": s.seed,
+        }
+
+        def train(lang=lang, done=done, overrides=overrides):
+            train_teacher(
+                config_path=s.teacher_config,
+                output_path=teacher_dir(lang),
+                overrides=overrides,
+                gpu_id=s.gpu_id,
+            )
+            atomic_write_text(done, "model-last\n")
+
+        once(done, train, f"teacher {lang}")
+
+    rows: List[Dict] = []
+    for target in s.targets:
+        sources = [lang for lang in s.languages if lang != target]
+        unlabeled = corpus / target / "train.spacy"
+        test = corpus / target / "test.spacy"
+        probs = []
+        # 3. every source teacher annotates the target text once
+        for src in sources:
+            path = out / "probs" / f"{src}-{target}.npz"
+            once(
+                path,
+                lambda src=src, path=path: annotate(
+                    teacher_path=teacher_dir(src) / "model-last",
+                    docs_path=unlabeled,
+                    output_path=path,
+                    gpu_id=s.gpu_id,
+                ),
+                f"annotate {target} with the {src} teacher",
+            )
+            probs.append(path)
+        # 4. source weights
+        weights: Dict[str, Path] = {}
+        for method in ("sim", "cosine", "l2"):
+            if method != "sim" and method not in s.schemes:  # sim is needed for MT-sim
+                continue
+            path = out / "weights" / f"{target}-{method}.json"
+            once(
+                path,
+                lambda method=method, path=path: fit_weights(
+                    source_docs={src: corpus / src / "train.spacy" for src in sources},
+                    target_docs=unlabeled,
+                    method=method,
+                    encoder=s.encoder,
+                    output=path,
+                    seed=s.seed,
+                ),
+                f"weights {method} for {target}",
+            )
+            weights[method] = path
+        teachers = [teacher_dir(src) / "model-last" for src in sources]
+        # 5. multi-source MT: the weighted ensemble of the teachers
+        for name, path in (("MT-avg", None), ("MT-sim", weights.get("sim"))):
+            result = metrics / f"{target}-{name}-seed{s.seed}.json"
+            alpha = None if path is None else load_weights(path, sources=sources)["alpha"]
+            once(
+                result,
+                lambda result=result, alpha=alpha, name=name: evaluate_ensemble(
+                    teacher_paths=teachers, data_path=test, alpha=alpha, output=result, system=name
+                ),
+                f"{name} on {target}",
+            )
+            rows.append(_row(result, target))
+        # 6. students, one per weighting scheme
+        for scheme in s.schemes:
+            student = out / "students" / f"{target}-{scheme}-seed{s.seed}"
+            overrides = {
+                "paths.target": str(unlabeled),
+                "paths.teacher_probs": ",".join(str(p) for p in probs),
+                "paths.encoder": s.encoder,
+                "distill.weights": None if scheme == "avg" else str(weights[scheme]),
+                "distill.sources": ",".join(sources),
+                "distill.epochs": s.student_epochs,
+                "distill.optimizer.learn_rate.initial_rate": s.student_lr,
+                "system.seed": s.seed,
+            }
+            once(
+                student / "model-last",
+                lambda student=student, overrides=overrides: distill(
+                    config_path=s.student_config,
+                    output_path=student,
+                    overrides=overrides,
+                    gpu_id=s.gpu_id,
+                ),
+                f"student {scheme} for {target}",
+            )
+            name = f"TS-{scheme}"
+            result = metrics / f"{target}-{name}-seed{s.seed}.json"
+            once(
+                result,
+                lambda student=student, result=result, name=name: evaluate(
+                    pipeline_path=student / "model-last",
+                    data_path=test,
+                    output=result,
+                    system=name,
+                    gpu_id=s.gpu_id,
+                ),
+                f"{name} on {target}",
+            )
+            rows.append(_row(result, target))
+    table = pivot_table(rows)
+    atomic_write_text(out / "table.md", table + "\n")
+    return table
+
+
+def _row(path: Path, target: str) -> Dict:
+    data = json.loads(path.read_text(encoding="utf8"))
+    return {"target": target, "system": data["system"], "f1": data["ents_f"]}
+
+
+def pivot_table(rows: Sequence[Dict]) -> str:
+    """Markdown table: one row per target language, one column per system (F1 %)."""
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    cell = {(r["target"], r["system"]): r["f1"] for r in rows}
+    lines = ["| target | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for t in targets:
+        vals = [f"{100 * cell[t, x]:.2f}" if (t, x) in cell else "–" for x in systems]
+        lines.append(f"| {t} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
