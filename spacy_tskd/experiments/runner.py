@@ -49,14 +49,14 @@ class Settings:
     extra: Dict[str, str] = field(default_factory=dict)
 
 
-def once(path: Path, step: Callable[[], object], what: str) -> None:
-    """Run ``step`` unless ``path`` exists (each step writes ``path`` atomically)."""
+def once(path: Path, what: str, step: Callable[..., object], **kwargs) -> None:
+    """Run ``step(**kwargs)`` unless ``path`` exists (each step writes ``path`` atomically)."""
     if path.exists():
         print(f"[skip] {what}: {path} exists")
         return
     start = time.perf_counter()
     print(f"[run] {what}")
-    step()
+    step(**kwargs)
     if not path.exists():
         raise RuntimeError(f"Step '{what}' finished without writing {path}.")
     print(f"[done] {what} in {time.perf_counter() - start:.1f} s")
@@ -69,7 +69,6 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
     from ..distill.teacher_probs import annotate
     from ..evaluation.ensemble import evaluate_ensemble
     from ..evaluation.evaluate import evaluate
-    from ..training.teacher import train_teacher
     from ..util import atomic_write_text
     from ..weighting.similarity import fit_weights, load_weights
 
@@ -86,10 +85,12 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             dst = corpus / lang / f"{split}.spacy"
             once(
                 dst,
-                lambda src=src, dst=dst, lang=lang, limit=limit: convert(
-                    input_path=src, output_path=dst, lang=lang, max_sents=limit
-                ),
                 f"convert {lang} {split}",
+                convert,
+                input_path=src,
+                output_path=dst,
+                lang=lang,
+                max_sents=limit,
             )
 
     # 2. one teacher per language (shared by every target it is a source for)
@@ -107,16 +108,14 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             "system.seed": s.seed,
         }
 
-        def train(lang=lang, done=done, overrides=overrides):
-            train_teacher(
-                config_path=s.teacher_config,
-                output_path=teacher_dir(lang),
-                overrides=overrides,
-                gpu_id=s.gpu_id,
-            )
-            atomic_write_text(done, "model-last\n")
-
-        once(done, train, f"teacher {lang}")
+        once(
+            done,
+            f"teacher {lang}",
+            _train_teacher,
+            lang_dir=teacher_dir(lang),
+            settings=s,
+            overrides=overrides,
+        )
 
     rows: List[Dict] = []
     for target in s.targets:
@@ -129,13 +128,12 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             path = out / "probs" / f"{src}-{target}.npz"
             once(
                 path,
-                lambda src=src, path=path: annotate(
-                    teacher_path=teacher_dir(src) / "model-last",
-                    docs_path=unlabeled,
-                    output_path=path,
-                    gpu_id=s.gpu_id,
-                ),
                 f"annotate {target} with the {src} teacher",
+                annotate,
+                teacher_path=teacher_dir(src) / "model-last",
+                docs_path=unlabeled,
+                output_path=path,
+                gpu_id=s.gpu_id,
             )
             probs.append(path)
         # 4. source weights
@@ -146,15 +144,14 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             path = out / "weights" / f"{target}-{method}.json"
             once(
                 path,
-                lambda method=method, path=path: fit_weights(
-                    source_docs={src: corpus / src / "train.spacy" for src in sources},
-                    target_docs=unlabeled,
-                    method=method,
-                    encoder=s.encoder,
-                    output=path,
-                    seed=s.seed,
-                ),
                 f"weights {method} for {target}",
+                fit_weights,
+                source_docs={src: corpus / src / "train.spacy" for src in sources},
+                target_docs=unlabeled,
+                method=method,
+                encoder=s.encoder,
+                output=path,
+                seed=s.seed,
             )
             weights[method] = path
         teachers = [teacher_dir(src) / "model-last" for src in sources]
@@ -164,10 +161,13 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             alpha = None if path is None else load_weights(path, sources=sources)["alpha"]
             once(
                 result,
-                lambda result=result, alpha=alpha, name=name: evaluate_ensemble(
-                    teacher_paths=teachers, data_path=test, alpha=alpha, output=result, system=name
-                ),
                 f"{name} on {target}",
+                evaluate_ensemble,
+                teacher_paths=teachers,
+                data_path=test,
+                alpha=alpha,
+                output=result,
+                system=name,
             )
             rows.append(_row(result, target))
         # 6. students, one per weighting scheme
@@ -185,31 +185,42 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             }
             once(
                 student / "model-last",
-                lambda student=student, overrides=overrides: distill(
-                    config_path=s.student_config,
-                    output_path=student,
-                    overrides=overrides,
-                    gpu_id=s.gpu_id,
-                ),
                 f"student {scheme} for {target}",
+                distill,
+                config_path=s.student_config,
+                output_path=student,
+                overrides=overrides,
+                gpu_id=s.gpu_id,
             )
             name = f"TS-{scheme}"
             result = metrics / f"{target}-{name}-seed{s.seed}.json"
             once(
                 result,
-                lambda student=student, result=result, name=name: evaluate(
-                    pipeline_path=student / "model-last",
-                    data_path=test,
-                    output=result,
-                    system=name,
-                    gpu_id=s.gpu_id,
-                ),
                 f"{name} on {target}",
+                evaluate,
+                pipeline_path=student / "model-last",
+                data_path=test,
+                output=result,
+                system=name,
+                gpu_id=s.gpu_id,
             )
             rows.append(_row(result, target))
     table = pivot_table(rows)
     atomic_write_text(out / "table.md", table + "\n")
     return table
+
+
+def _train_teacher(*, lang_dir: Path, settings: Settings, overrides: Dict) -> None:
+    from ..training.teacher import train_teacher
+    from ..util import atomic_write_text
+
+    train_teacher(
+        config_path=settings.teacher_config,
+        output_path=lang_dir,
+        overrides=overrides,
+        gpu_id=settings.gpu_id,
+    )
+    atomic_write_text(lang_dir / "DONE", "model-last\n")
 
 
 def _row(path: Path, target: str) -> Dict:
