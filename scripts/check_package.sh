@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 rm -rf "$work" && mkdir -p "$work/packages"
 python -m spacy package "$pipeline" "$work/packages" --name tskd_student --version 0.1.0 --force
 sdist=$(ls "$work"/packages/*/dist/*.tar.gz)
-tar -xzOf "$sdist" --wildcards '*/meta.json' | python -c "import json,sys; m=json.load(sys.stdin); print('requirements:', m['requirements']); assert any(r.startswith('spacy-tskd') for r in m['requirements'])"
+python -c "import json,sys; m=json.load(sys.stdin); print('requirements:', m['requirements']); assert any(r.startswith('spacy-tskd') for r in m['requirements'])" < "$(ls "$work"/packages/*/meta.json)"
 python -m venv "$work/venv"
 "$work/venv/bin/pip" install -q torch==2.13.0
 "$work/venv/bin/pip" install -q "$repo"
