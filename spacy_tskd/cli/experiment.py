@@ -30,6 +30,7 @@ def multi_cli(
     teacher_lr: float = typer.Option(3e-4),
     student_epochs: int = typer.Option(1),
     student_lr: float = typer.Option(1e-4),
+    student_batch: int = typer.Option(8),
     seed: int = typer.Option(0),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
 ):
@@ -52,6 +53,7 @@ def multi_cli(
         teacher_lr=teacher_lr,
         student_epochs=student_epochs,
         student_lr=student_lr,
+        student_batch=student_batch,
         seed=seed,
         gpu_id=gpu_id,
     )

@@ -42,6 +42,7 @@ class Settings:
     teacher_lr: float = 3e-4
     student_epochs: int = 1
     student_lr: float = 1e-4
+    student_batch: int = 8
     seed: int = 0
     gpu_id: int = -1
     teacher_config: str = str(CONFIGS / "teacher.cfg")
@@ -180,6 +181,7 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
                 "distill.weights": None if scheme == "avg" else str(weights[scheme]),
                 "distill.sources": ",".join(sources),
                 "distill.epochs": s.student_epochs,
+                "distill.batch_size": s.student_batch,
                 "distill.optimizer.learn_rate.initial_rate": s.student_lr,
                 "system.seed": s.seed,
             }
