@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import srsly
-import torch
 from thinc.api import PyTorchShim, get_torch_default_device
 
 from .first_piece_module import FirstPieceModule
@@ -126,4 +125,4 @@ def load_pretrained(name: str):
     return transformer, tokenizer
 
 
-__all__ = ["TransformerShim", "load_pretrained", "torch"]
+__all__ = ["TransformerShim", "load_pretrained"]

@@ -7,13 +7,9 @@ never from the teacher. Everything the method fixes is a config value in the
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
-
-import numpy as np
 
 from ..util import PathLike, atomic_path
 from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
@@ -214,8 +210,4 @@ def _save(nlp, path: Path) -> Path:
     return path
 
 
-def read_json(path: PathLike) -> Dict:
-    return json.loads(Path(path).read_text(encoding="utf8"))
-
-
-__all__ = ["distill", "load_target_docs", "np", "math"]
+__all__ = ["distill", "load_target_docs", "load_teacher_targets"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -85,4 +84,4 @@ def evaluate_ensemble(
     return result
 
 
-__all__ = ["ensemble_predict", "evaluate_ensemble", "Path"]
+__all__ = ["ensemble_predict", "evaluate_ensemble"]
