@@ -35,7 +35,8 @@ def test_registered_in_spacy_registries():
     assert registry.architectures.get("spacy-tskd.FirstPieceEncoder.v1")
     assert registry.batchers.get("spacy-tskd.batch_by_length_buckets.v1")
     assert registry.scorers.get("spacy-tskd.seqeval_scorer.v1")
-    assert "tskd_ner" in spacy.blank("en").factory_names
+    assert registry.factories.get("tskd_ner")
+    assert spacy.blank("en").add_pipe("tskd_ner").name == "tskd_ner"
 
 
 def test_plugin_import_is_light():
