@@ -59,3 +59,11 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
 def atomic_write_text(path: PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf8"))
+
+
+def check_pipeline_dir(path: Path, what: str = "Pipeline") -> None:
+    """Raise FileNotFoundError unless ``path`` is a saved spaCy pipeline directory."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} directory not found: {path}")
+    if not (path / "config.cfg").is_file():
+        raise FileNotFoundError(f"{path} is not a saved spaCy pipeline (no config.cfg in it).")

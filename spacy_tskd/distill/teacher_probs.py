@@ -57,7 +57,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..util import PathLike, atomic_path
+from ..util import PathLike, atomic_path, check_pipeline_dir
 
 FORMAT_VERSION = 1
 STORED_DTYPE = "float16"
@@ -265,12 +265,7 @@ def annotate(
     if max_docs < 0:
         raise ValueError(f"max_docs must be 0 (all docs) or positive, got {max_docs}.")
     shard_index, shard_count = _check_shard(shard)
-    if not teacher_path.is_dir():
-        raise FileNotFoundError(f"Teacher pipeline directory not found: {teacher_path}")
-    if not (teacher_path / "config.cfg").is_file():
-        raise FileNotFoundError(
-            f"{teacher_path} is not a saved spaCy pipeline (no config.cfg in it)."
-        )
+    check_pipeline_dir(teacher_path, "Teacher pipeline")
     if not docs_path.is_file():
         raise FileNotFoundError(f"Docs file not found: {docs_path}")
     if output_path.is_dir():

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from ..util import PathLike, atomic_write_text
+from ..util import PathLike, atomic_write_text, check_pipeline_dir
 from .scorer import score_docs
 
 
@@ -40,12 +40,7 @@ def evaluate(
     data_path = Path(data_path)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-    if not pipeline_path.is_dir():
-        raise FileNotFoundError(f"Pipeline directory not found: {pipeline_path}")
-    if not (pipeline_path / "config.cfg").is_file():
-        raise FileNotFoundError(
-            f"{pipeline_path} is not a saved spaCy pipeline (no config.cfg in it)."
-        )
+    check_pipeline_dir(pipeline_path)
     if not data_path.is_file():
         raise FileNotFoundError(f"Data file not found: {data_path}")
 
