@@ -153,14 +153,20 @@ class TokenSoftmaxNER(TrainablePipe):
         validate_examples(examples, "TokenSoftmaxNER.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
+        losses[self.name] += self._step(
+            examples, lambda logits: self.get_loss(examples, logits), drop=drop, sgd=sgd
+        )
+        return losses
+
+    def _step(self, examples: List[Example], loss_fn, *, drop: float, sgd) -> float:
+        """Forward the predicted docs, backprop ``loss_fn(logits)``, update; return the loss."""
         set_dropout_rate(self.model, drop)
         logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_logits = self.get_loss(examples, logits)
+        loss, d_logits = loss_fn(logits)
         backprop(d_logits)
         if sgd not in (None, False):
             self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return loss
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List]:
         """Mean cross-entropy over tokens with a gold tag, and its gradient w.r.t. the logits."""
@@ -214,13 +220,12 @@ class TokenSoftmaxNER(TrainablePipe):
             if teacher_pipe is None:
                 raise ValueError("distill() needs a teacher pipe or stored teacher_scores.")
             teacher_scores = teacher_pipe.predict([eg.reference for eg in examples])
-        set_dropout_rate(self.model, drop)
-        student_scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_teacher_student_loss(teacher_scores, student_scores)
-        backprop(d_scores)
-        if sgd not in (None, False):
-            self.finish_update(sgd)
-        losses[self.name] += loss
+        losses[self.name] += self._step(
+            examples,
+            lambda student_scores: self.get_teacher_student_loss(teacher_scores, student_scores),
+            drop=drop,
+            sgd=sgd,
+        )
         return losses
 
     def get_teacher_student_loss(
