@@ -38,7 +38,9 @@ def test_multi_runs_and_resumes(tiny_encoder_dir, tmp_path):
         "es",
         "--teacher-epochs",
         "1",
-        "--max-sents",
+        "--teacher-sents",
+        "0",
+        "--target-sents",
         "0",
     ]
     result = CliRunner().invoke(app, args)

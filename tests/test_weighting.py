@@ -240,6 +240,33 @@ def test_fit_weights_json_round_trip(corpora, tiny_encoder_dir, tmp_path):
     np.testing.assert_allclose(refit.score_embeddings(emb), scores, rtol=1e-6)
 
 
+def test_fit_weights_embedding_cache(corpora, tiny_encoder_dir, tmp_path, monkeypatch):
+    from spacy_tskd.weighting import embeddings
+
+    cache = tmp_path / "cache"
+    first = _fit(corpora, tiny_encoder_dir, tmp_path / "1", method="cosine", embedding_cache=cache)
+    assert len(list(cache.glob("*.npy"))) == 3  # two sources and the target
+
+    def fail(*args, **kwargs):
+        raise AssertionError("embedded again despite the cache")
+
+    monkeypatch.setattr(embeddings, "sentence_embeddings", fail)
+    again = _fit(corpora, tiny_encoder_dir, tmp_path / "2", method="l2", embedding_cache=cache)
+    cosine = _fit(corpora, tiny_encoder_dir, tmp_path / "3", method="cosine", embedding_cache=cache)
+    assert cosine["alpha"] == pytest.approx(first["alpha"])
+    assert np.asarray(again["alpha"]).shape == (2,)
+    # other text is a cache miss
+    with pytest.raises(AssertionError, match="embedded again"):
+        _fit(
+            corpora,
+            tiny_encoder_dir,
+            tmp_path / "4",
+            method="l2",
+            embedding_cache=cache,
+            max_sents=3,
+        )
+
+
 def test_fit_weights_sentence_level(corpora, tiny_encoder_dir, tmp_path):
     from spacy_tskd.weighting.similarity import load_weights
 

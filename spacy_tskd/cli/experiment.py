@@ -23,12 +23,17 @@ def multi_cli(
     languages: str = typer.Option("en,de,es,nl", help="All languages (teachers)"),
     targets: str = typer.Option("es,nl,de", help="Target languages (leave-one-out)"),
     schemes: str = typer.Option("avg,sim,cosine,l2", help="Student weighting schemes"),
-    max_sents: int = typer.Option(300, help="Training sentences per language; 0 = all"),
-    test_sents: int = typer.Option(300, help="Test sentences per language; 0 = all"),
+    teacher_sents: int = typer.Option(
+        1000, help="Labelled training sentences per teacher language; 0 = all"
+    ),
+    target_sents: int = typer.Option(
+        500, help="Unlabeled sentences per target (its train split, gold dropped); 0 = all"
+    ),
+    test_sents: int = typer.Option(200, help="Test sentences per target; 0 = all"),
     dev_sents: int = typer.Option(100, help="Source dev sentences; 0 = all"),
     teacher_epochs: int = typer.Option(2),
     teacher_lr: float = typer.Option(3e-4),
-    student_epochs: int = typer.Option(1),
+    student_epochs: int = typer.Option(2),
     student_lr: float = typer.Option(1e-4),
     student_batch: int = typer.Option(8),
     seed: int = typer.Option(0),
@@ -46,7 +51,8 @@ def multi_cli(
         languages=_csv(languages),
         targets=_csv(targets),
         schemes=_csv(schemes),
-        max_sents=max_sents,
+        teacher_sents=teacher_sents,
+        target_sents=target_sents,
         test_sents=test_sents,
         dev_sents=dev_sents,
         teacher_epochs=teacher_epochs,

@@ -81,6 +81,9 @@ def fit_cli(
     ),
     max_length: int = typer.Option(128, "--max-length", help="Word pieces per sentence."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    embedding_cache: Optional[Path] = typer.Option(
+        None, "--embedding-cache", help="Folder to store and reuse sentence embeddings in."
+    ),
 ) -> None:
     """Compute α per source language from the target text's similarity to each source."""
     from wasabi import msg
@@ -105,6 +108,7 @@ def fit_cli(
             lr=lr,
             batch_size=batch_size,
             max_length=max_length,
+            embedding_cache=embedding_cache,
         )
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))

@@ -35,12 +35,13 @@ class Settings:
     languages: Sequence[str] = ("en", "de", "es", "nl")
     targets: Sequence[str] = ("es", "nl", "de")
     schemes: Sequence[str] = SCHEMES
-    max_sents: int = 300
-    test_sents: int = 300
+    teacher_sents: int = 1000
+    target_sents: int = 500
+    test_sents: int = 200
     dev_sents: int = 100
     teacher_epochs: int = 2
     teacher_lr: float = 3e-4
-    student_epochs: int = 1
+    student_epochs: int = 2
     student_lr: float = 1e-4
     student_batch: int = 8
     seed: int = 0
@@ -79,14 +80,21 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
     atomic_write_text(out / "settings.json", json.dumps(asdict(s), indent=2, default=list))
     corpus, metrics = out / "corpus", out / "metrics"
 
-    # 1. data: labelled train/dev for teachers, train text as unlabeled target, test
+    # 1. data: labelled train/dev for the teachers; for every target, the first
+    # target_sents of its train split as unlabeled text (gold dropped) and its test set
+    splits = [("train", "train", s.teacher_sents), ("dev", "dev", s.dev_sents)]
     for lang in s.languages:
-        for split, limit in (("train", s.max_sents), ("dev", s.dev_sents), ("test", s.test_sents)):
+        todo = splits + (
+            [("train", "unlabeled", s.target_sents), ("test", "test", s.test_sents)]
+            if lang in s.targets
+            else []
+        )
+        for split, name, limit in todo:
             src = Path(s.data_dir) / s.conll / lang / f"{split}.txt"
-            dst = corpus / lang / f"{split}.spacy"
+            dst = corpus / lang / f"{name}.spacy"
             once(
                 dst,
-                f"convert {lang} {split}",
+                f"convert {lang} {split} -> {name}",
                 convert,
                 input_path=src,
                 output_path=dst,
@@ -121,7 +129,7 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
     rows: List[Dict] = []
     for target in s.targets:
         sources = [lang for lang in s.languages if lang != target]
-        unlabeled = corpus / target / "train.spacy"
+        unlabeled = corpus / target / "unlabeled.spacy"
         test = corpus / target / "test.spacy"
         probs = []
         # 3. every source teacher annotates the target text once
@@ -153,6 +161,7 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
                 encoder=s.encoder,
                 output=path,
                 seed=s.seed,
+                embedding_cache=out / "embeddings",
             )
             weights[method] = path
         teachers = [teacher_dir(src) / "model-last" for src in sources]

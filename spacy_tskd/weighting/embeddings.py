@@ -132,6 +132,44 @@ def sentence_embeddings(
     return out
 
 
+def cached_sentence_embeddings(
+    docs_or_texts: Iterable[Any],
+    *,
+    encoder: Union[PathLike, Tuple[Any, Any]],
+    encoder_sha256: Optional[str],
+    cache_dir: Optional[PathLike],
+    max_length: int = 128,
+    **embed_kwargs: Any,
+) -> np.ndarray:
+    """:func:`sentence_embeddings`, stored in ``cache_dir`` and reused on a later call.
+
+    The cache key is the SHA-256 of the encoder's identity hash, ``max_length``
+    and the sentences' text, so a different encoder, length limit or text never
+    hits a stale entry. Entries are ``<key>.npy`` files written atomically. Without
+    ``cache_dir`` or ``encoder_sha256`` (an encoder that cannot be identified),
+    nothing is cached.
+    """
+    texts = [doc_text(d) for d in docs_or_texts]
+    if cache_dir is None or not encoder_sha256:
+        return sentence_embeddings(texts, encoder=encoder, max_length=max_length, **embed_kwargs)
+    import io
+
+    from ..util import atomic_write_bytes
+
+    digest = hashlib.sha256(f"{encoder_sha256}\0{max_length}\0".encode())
+    for text in texts:
+        digest.update(text.encode("utf8") + b"\0")
+    path = Path(cache_dir) / f"{digest.hexdigest()}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    emb = sentence_embeddings(texts, encoder=encoder, max_length=max_length, **embed_kwargs)
+    buffer = io.BytesIO()
+    np.save(buffer, emb, allow_pickle=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
+    return emb
+
+
 def encoder_identity(encoder: Union[PathLike, Tuple[Any, Any]]) -> Dict[str, Any]:
     """``{"name", "sha256", "hashed"}``: what identifies the encoder embeddings came from.
 
@@ -189,4 +227,10 @@ def _hash_files(files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["doc_text", "encoder_identity", "resolve_encoder", "sentence_embeddings"]
+__all__ = [
+    "cached_sentence_embeddings",
+    "doc_text",
+    "encoder_identity",
+    "resolve_encoder",
+    "sentence_embeddings",
+]

@@ -59,7 +59,12 @@ import torch
 from torch import nn
 
 from ..util import PathLike, atomic_path, atomic_write_text
-from .embeddings import encoder_identity, resolve_encoder, sentence_embeddings
+from .embeddings import (
+    cached_sentence_embeddings,
+    encoder_identity,
+    resolve_encoder,
+    sentence_embeddings,
+)
 from .mixture import check_weights
 
 METHODS = ("avg", "sim", "cosine", "l2")
@@ -345,6 +350,7 @@ def fit_weights(
     embed_batch_size: int = 32,
     max_length: int = 128,
     progress: bool = True,
+    embedding_cache: Optional[PathLike] = None,
 ) -> Dict[str, Any]:
     """Compute source-language weights α and write them to ``output`` (JSON, atomic).
 
@@ -360,6 +366,9 @@ def fit_weights(
         α then covers only those docs: distill with the same ``max_docs``.
     seed, epochs, lr, batch_size, rank, gamma: similarity-model training (``sim``).
     embed_batch_size, max_length: sentence embedding.
+    embedding_cache: a folder where sentence embeddings are stored and reused
+        (keyed by encoder hash, max_length and text), so fitting several methods
+        or targets embeds each corpus once.
     RETURNS: the JSON written: ``format``, ``method``, ``sentence_level``,
         ``params`` (settings, τ, sentence counts, the model's training stats),
         ``encoder`` (``{"name", "sha256", "hashed"}``, see
@@ -411,15 +420,17 @@ def fit_weights(
         loaded = resolve_encoder(encoder)[:2]
         embed = {
             "encoder": loaded,
+            "encoder_sha256": identity["sha256"] if identity else None,
+            "cache_dir": embedding_cache,
             "batch_size": embed_batch_size,
             "max_length": max_length,
             "progress": progress,
         }
         source_emb = {
-            lang: sentence_embeddings(_read_texts(p, max_sents, seed=seed), **embed)
+            lang: cached_sentence_embeddings(_read_texts(p, max_sents, seed=seed), **embed)
             for lang, p in source_paths.items()
         }
-        target_emb = sentence_embeddings(target_texts, **embed)
+        target_emb = cached_sentence_embeddings(target_texts, **embed)
         params.update(
             {
                 "max_length": max_length,
