@@ -19,6 +19,7 @@ for _module in (
     "table",
     "weights",
     "experiment",
+    "report",
 ):
     try:
         importlib.import_module(f"{__name__}.{_module}")

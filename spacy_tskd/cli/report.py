@@ -1,0 +1,31 @@
+"""``python -m spacy_tskd report RESULTS_DIR --output docs/results.md``: the results report."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app
+
+
+@app.command("report")
+def report_cli(
+    results_dir: Path = typer.Argument(
+        ..., help="Folder of result JSON files (searched recursively)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="The Markdown report to write."),
+    plots_dir: Optional[Path] = typer.Option(
+        None, "--plots-dir", help="Where the PNG charts go (default: the output's folder)."
+    ),
+) -> None:
+    """Write the Markdown report (paper-style tables, per-type F1, Fig. 5) with charts."""
+    from wasabi import msg
+
+    from ..experiments.report import write_report
+
+    try:
+        write_report(results_dir=results_dir, output=output, plots_dir=plots_dir)
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    msg.good(f"Report written to {output}")
