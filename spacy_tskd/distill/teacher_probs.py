@@ -53,7 +53,7 @@ import itertools
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -251,7 +251,6 @@ def annotate(
     progress (bool): Show a tqdm progress bar (docs).
     RETURNS (Dict[str, Any]): The metadata stored in the file.
     """
-    import spacy
     from spacy.tokens import DocBin
     from tqdm import tqdm
 
@@ -275,29 +274,9 @@ def annotate(
     if output_path.resolve() == docs_path.resolve():
         raise ValueError(f"Output path {output_path} is the docs file: give another name.")
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(teacher_path)
-    if component not in nlp.pipe_names:
-        raise ValueError(
-            f"The teacher pipeline {teacher_path} has no component {component!r}; "
-            f"its components are {nlp.pipe_names}. Use --component."
-        )
-    pipe = nlp.get_pipe(component)
-    if not hasattr(pipe, "predict") or not hasattr(pipe, "labels"):
-        raise ValueError(
-            f"Component {component!r} of {teacher_path} cannot be a teacher: it has no "
-            "predict() returning per-token probabilities (use a tskd_ner component)."
-        )
-    labels = tuple(pipe.labels)
-    if not labels:
-        raise ValueError(f"Component {component!r} of {teacher_path} has no labels (untrained?).")
-    weights_path = teacher_path / component / "model"
-    if not weights_path.is_file():
-        raise FileNotFoundError(
-            f"The teacher's weights file {weights_path} is missing: save the teacher "
-            "pipeline with nlp.to_disk."
-        )
+    nlp, pipe, labels, weights_path = load_teacher(
+        teacher_path=teacher_path, component=component, gpu_id=gpu_id
+    )
 
     try:
         doc_bin = DocBin().from_disk(docs_path)
@@ -322,32 +301,16 @@ def annotate(
             chunk = [_strip(nlp.vocab, d) for d in itertools.islice(gold_docs, chunk_size)]
             if not chunk:
                 break
-            out: List[Optional[np.ndarray]] = [None] * len(chunk)
-            order = sorted(range(len(chunk)), key=lambda j: len(chunk[j]))
-            for b in range(0, len(order), batch_size):
-                idx = order[b : b + batch_size]
-                nonempty = [j for j in idx if len(chunk[j])]
-                for j in idx:
-                    if not len(chunk[j]):
-                        out[j] = np.zeros((0, n_labels), dtype=STORED_DTYPE)
-                if nonempty:
-                    preds = pipe.predict([chunk[j] for j in nonempty])
-                    if len(preds) != len(nonempty):
-                        raise ValueError(
-                            f"Component {component!r} returned {len(preds)} arrays for "
-                            f"{len(nonempty)} docs."
-                        )
-                    for j, p in zip(nonempty, preds):
-                        p = np.asarray(pipe.model.ops.to_numpy(p), dtype=np.float32)
-                        if p.shape != (len(chunk[j]), n_labels):
-                            raise ValueError(
-                                f"Component {component!r} returned shape {p.shape} for doc "
-                                f"{doc_start + len(per_doc) + j} with {len(chunk[j])} tokens "
-                                f"and {n_labels} labels."
-                            )
-                        out[j] = p.astype(STORED_DTYPE)
-                bar.update(len(idx))
-            per_doc.extend(out)  # type: ignore[arg-type]
+            per_doc.extend(
+                predict_probs(
+                    pipe,
+                    chunk,
+                    batch_size=batch_size,
+                    component=component,
+                    first_index=doc_start + len(per_doc),
+                    on_batch=bar.update,
+                )
+            )
     if len(per_doc) != n_docs:  # pragma: no cover - DocBin shorter than its length
         raise ValueError(f"Expected {n_docs} docs from {docs_path}, read {len(per_doc)}.")
 
@@ -379,6 +342,91 @@ def annotate(
     }
     _write(output_path, probs, offsets, labels, meta)
     return meta
+
+
+def load_teacher(
+    *, teacher_path: PathLike, component: str = "tskd_ner", gpu_id: int = -1
+) -> Tuple[Any, Any, Tuple[str, ...], Path]:
+    """Load a saved teacher pipeline and check that ``component`` can annotate.
+
+    RETURNS (Tuple[Language, TrainablePipe, Tuple[str, ...], Path]): The pipeline,
+        its NER component, the component's labels and its weights file (hashed
+        into the metadata of every probabilities file).
+    """
+    import spacy
+
+    teacher_path = Path(teacher_path)
+    check_pipeline_dir(teacher_path, "Teacher pipeline")
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(teacher_path)
+    if component not in nlp.pipe_names:
+        raise ValueError(
+            f"The teacher pipeline {teacher_path} has no component {component!r}; "
+            f"its components are {nlp.pipe_names}. Use --component."
+        )
+    pipe = nlp.get_pipe(component)
+    if not hasattr(pipe, "predict") or not hasattr(pipe, "labels"):
+        raise ValueError(
+            f"Component {component!r} of {teacher_path} cannot be a teacher: it has no "
+            "predict() returning per-token probabilities (use a tskd_ner component)."
+        )
+    labels = tuple(pipe.labels)
+    if not labels:
+        raise ValueError(f"Component {component!r} of {teacher_path} has no labels (untrained?).")
+    weights_path = teacher_path / component / "model"
+    if not weights_path.is_file():
+        raise FileNotFoundError(
+            f"The teacher's weights file {weights_path} is missing: save the teacher "
+            "pipeline with nlp.to_disk."
+        )
+    return nlp, pipe, labels, weights_path
+
+
+def predict_probs(
+    pipe: Any,
+    docs: Sequence[Any],
+    *,
+    batch_size: int,
+    component: str = "tskd_ner",
+    first_index: int = 0,
+    on_batch: Optional[Callable[[int], Any]] = None,
+) -> List[np.ndarray]:
+    """The teacher's probabilities for ``docs``, ``float16``, in the order of ``docs``.
+
+    Docs are sorted by length and cut into batches of ``batch_size`` (less
+    padding); empty docs are not sent to the model.
+    first_index (int): Index of ``docs[0]`` in its corpus (for error messages).
+    on_batch (Optional[Callable[[int], Any]]): Called with the docs of each batch
+        (e.g. a progress bar's ``update``).
+    """
+    n_labels = len(pipe.labels)
+    out: List[Optional[np.ndarray]] = [None] * len(docs)
+    order = sorted(range(len(docs)), key=lambda j: len(docs[j]))
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        nonempty = [j for j in idx if len(docs[j])]
+        for j in idx:
+            if not len(docs[j]):
+                out[j] = np.zeros((0, n_labels), dtype=STORED_DTYPE)
+        if nonempty:
+            preds = pipe.predict([docs[j] for j in nonempty])
+            if len(preds) != len(nonempty):
+                raise ValueError(
+                    f"Component {component!r} returned {len(preds)} arrays for "
+                    f"{len(nonempty)} docs."
+                )
+            for j, p in zip(nonempty, preds):
+                p = np.asarray(pipe.model.ops.to_numpy(p), dtype=np.float32)
+                if p.shape != (len(docs[j]), n_labels):
+                    raise ValueError(
+                        f"Component {component!r} returned shape {p.shape} for doc "
+                        f"{first_index + j} with {len(docs[j])} tokens and {n_labels} labels."
+                    )
+                out[j] = p.astype(STORED_DTYPE)
+        if on_batch is not None:
+            on_batch(len(idx))
+    return out  # type: ignore[return-value]
 
 
 def merge_shards(paths: Sequence[PathLike], output_path: PathLike) -> Dict[str, Any]:
@@ -498,7 +546,9 @@ def _write(
     offsets: np.ndarray,
     labels: Sequence[str],
     meta: Dict[str, Any],
+    **extra: np.ndarray,
 ) -> None:
+    """Write a probabilities file atomically; ``extra`` arrays are stored beside the four."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:  # a file handle: numpy does not append ".npz"
             np.savez(
@@ -507,6 +557,7 @@ def _write(
                 offsets=np.asarray(offsets, dtype=np.int64),
                 labels=np.array(list(labels), dtype=np.str_),
                 meta=np.array(json.dumps(meta, ensure_ascii=False), dtype=np.str_),
+                **extra,
             )
 
 
@@ -514,6 +565,8 @@ __all__ = [
     "FORMAT_VERSION",
     "TeacherProbs",
     "annotate",
+    "load_teacher",
     "load_teacher_probs",
     "merge_shards",
+    "predict_probs",
 ]
