@@ -2,17 +2,123 @@
 
 Every teacher predicts probabilities on the target test docs; the prediction is the
 argmax of Σ_k α_k p_k per token, decoded to entities like ``tskd_ner`` does.
+:func:`evaluate_ensemble` runs the teacher pipelines; :func:`evaluate_stored_probs`
+scores probabilities stored by ``annotate`` on the test docs, so teachers that
+already annotated the test set need not be loaded again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..util import PathLike, atomic_write_text
+
+
+def argmax_bio(probs: Sequence[np.ndarray], labels: Sequence[str]) -> List[List[str]]:
+    """BIO tags of each token's most probable label, per doc, with the conlleval
+    repair of stray ``I-`` that ``tskd_ner`` applies when it sets ``doc.ents``."""
+    from ..data.bio import bio_to_spans, spans_to_bio
+
+    labels = list(labels)
+    return [
+        spans_to_bio(bio_to_spans([labels[i] for i in p.argmax(axis=1)]), len(p)) for p in probs
+    ]
+
+
+def score_probs(
+    *, gold: Sequence[Sequence[str]], probs: Sequence[np.ndarray], labels: Sequence[str]
+) -> Dict[str, Any]:
+    """:func:`~.scorer.score_bio` of the argmax of per-doc probabilities (columns in
+    the order ``labels``) against per-doc gold tags."""
+    from .scorer import score_bio
+
+    return score_bio(gold, argmax_bio(probs, labels))
+
+
+def read_gold_bio(data_path: PathLike) -> List[List[str]]:
+    """The BIO tags of ``doc.ents`` of every doc of a gold DocBin."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    from ..data.bio import doc_to_bio
+
+    data_path = Path(data_path)
+    if not data_path.is_file():
+        raise FileNotFoundError(f"Data file not found: {data_path}")
+    try:
+        gold = [doc_to_bio(d) for d in DocBin().from_disk(data_path).get_docs(Vocab())]
+    except Exception as err:
+        raise ValueError(f"Could not read {data_path} as a spaCy DocBin: {err}") from err
+    if not gold:
+        raise ValueError(f"{data_path} contains no docs.")
+    return gold
+
+
+def load_stored_probs(
+    probs_paths: Sequence[PathLike],
+    *,
+    data_path: PathLike,
+    alpha: Optional[Sequence[float]] = None,
+) -> Tuple[List[np.ndarray], Tuple[str, ...]]:
+    """Σ_k α_k p_k per doc from probabilities files written by ``annotate`` on the
+    docs of ``data_path`` (uniform α when None; one file and no α: its own
+    probabilities). Raises ValueError naming the file if one was annotated from
+    other docs. RETURNS: the per-doc arrays and the label (column) order."""
+    from ..distill.teacher_probs import load_teacher_probs
+    from ..weighting.mixture import MixedTeacherProbs
+
+    if not probs_paths:
+        raise ValueError("No probabilities files given.")
+    data_path = Path(data_path)
+    digest = _sha256(data_path)
+    parts = [load_teacher_probs(p) for p in probs_paths]
+    for part in parts:
+        if part.meta.get("docs_sha256") != digest or part.meta.get("shard"):
+            raise ValueError(
+                f"{part.path} holds probabilities of {part.meta.get('docs_path')}, not of "
+                f"{data_path} (other contents, or one shard only). Annotate {data_path} again."
+            )
+    stored = parts[0] if len(parts) == 1 and alpha is None else MixedTeacherProbs(parts, alpha)
+    return [stored[i] for i in range(len(stored))], tuple(stored.labels)
+
+
+def evaluate_stored_probs(
+    *,
+    probs_paths: Sequence[PathLike],
+    data_path: PathLike,
+    alpha: Optional[Sequence[float]] = None,
+    output: Optional[PathLike] = None,
+    system: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Score the argmax of Σ_k α_k p_k of stored probabilities on the gold docs of
+    ``data_path`` (one file: that teacher's MT; several: the MT ensemble). Returns
+    the scores of :func:`~.scorer.score_bio` plus ``probs``, ``alpha``, ``data``,
+    ``n_docs`` and ``n_words``; writes them as JSON to ``output`` when given."""
+    gold = read_gold_bio(data_path)
+    probs, labels = load_stored_probs(probs_paths, data_path=data_path, alpha=alpha)
+    if len(probs) != len(gold) or any(len(p) != len(g) for p, g in zip(probs, gold)):
+        raise ValueError(
+            f"{probs_paths[0]} does not match the tokens of {data_path}: annotate it again."
+        )
+    result: Dict[str, Any] = dict(score_probs(gold=gold, probs=probs, labels=labels))
+    result.update(
+        probs=[str(p) for p in probs_paths],
+        alpha=None if alpha is None else [float(a) for a in alpha],
+        data=str(data_path),
+        n_docs=len(gold),
+        n_words=sum(len(g) for g in gold),
+    )
+    if system is not None:
+        result["system"] = system
+    if output is not None:
+        atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
 
 
 def ensemble_predict(teachers: Sequence, docs: Sequence, alpha: Sequence[float], *, batch_size=64):
@@ -53,8 +159,7 @@ def evaluate_ensemble(
     import spacy
     from spacy.tokens import Doc, DocBin
 
-    from ..data.bio import bio_to_spans, doc_to_bio, spans_to_bio
-    from .scorer import score_bio
+    from ..data.bio import doc_to_bio
 
     teachers = [spacy.load(p) for p in teacher_paths]
     vocab = teachers[0].vocab
@@ -66,10 +171,9 @@ def evaluate_ensemble(
     start = time.perf_counter()
     mixed, labels = ensemble_predict(teachers, docs, alpha, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    pred = [
-        spans_to_bio(bio_to_spans([labels[i] for i in p.argmax(axis=1)]), len(p)) for p in mixed
-    ]
-    result: Dict[str, Any] = dict(score_bio([doc_to_bio(d) for d in gold], pred))
+    result: Dict[str, Any] = dict(
+        score_probs(gold=[doc_to_bio(d) for d in gold], probs=mixed, labels=labels)
+    )
     result.update(
         system=system,
         teachers=[str(p) for p in teacher_paths],
@@ -84,4 +188,20 @@ def evaluate_ensemble(
     return result
 
 
-__all__ = ["ensemble_predict", "evaluate_ensemble"]
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = [
+    "argmax_bio",
+    "ensemble_predict",
+    "evaluate_ensemble",
+    "evaluate_stored_probs",
+    "load_stored_probs",
+    "read_gold_bio",
+    "score_probs",
+]
