@@ -1,4 +1,4 @@
-"""``python -m spacy_tskd experiment multi OUT_DIR``: the resumable multi-source study."""
+"""``python -m spacy_tskd experiment multi|reproduce OUT_DIR``: resumable study runners."""
 
 from pathlib import Path
 
@@ -12,6 +12,13 @@ app.add_typer(experiment_app, name="experiment")
 
 def _csv(value: str):
     return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def _ints(value: str, option: str):
+    try:
+        return tuple(int(x) for x in _csv(value))
+    except ValueError:
+        raise ValueError(f"{option} takes integers separated by commas, got {value!r}.") from None
 
 
 @experiment_app.command("multi")
@@ -69,3 +76,63 @@ def multi_cli(
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(table)
+
+
+@experiment_app.command("reproduce")
+def reproduce_cli(
+    out_dir: Path = typer.Argument(..., help="Folder for the study's artifacts (resumable)"),
+    results: Path = typer.Option(..., "--results", help="Folder for one result JSON per run"),
+    seeds: str = typer.Option("0,1,2", help="Seeds, e.g. 0,1,2 (a subset spreads the study)"),
+    only: str = typer.Option("all", help="all, single or multi"),
+    targets: str = typer.Option("es,nl,de", help="Target languages"),
+    data_dir: str = typer.Option("../shared/data", help="Folder with {conll}/{lang}/*.txt"),
+    conll: str = typer.Option("conll", help="Sub-folder of data_dir: conll or conll_tsl"),
+    encoder: str = typer.Option("assets/encoder", help="HF encoder directory or cached name"),
+    languages: str = typer.Option("en,de,es,nl", help="All languages (one teacher each)"),
+    single_source: str = typer.Option("en", help="Source language of the single-source runs"),
+    teacher_sents: int = typer.Option(0, help="Labelled sentences per teacher; 0 = all"),
+    target_sents: int = typer.Option(0, help="Unlabeled sentences per target; 0 = all"),
+    test_sents: int = typer.Option(0, help="Test sentences per target; 0 = all"),
+    dev_sents: int = typer.Option(0, help="Source dev sentences; 0 = all"),
+    teacher_epochs: int = typer.Option(1),
+    teacher_lr: float = typer.Option(1e-4),
+    student_epochs: int = typer.Option(1),
+    student_lr: float = typer.Option(1e-4),
+    student_batch: int = typer.Option(8),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
+):
+    """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source
+    MT-avg/MT-sim/TS-avg/TS-sim/TS-cosine/TS-l2 (leave-one-out), per seed, one
+    result JSON each. Resumes: finished results and artifacts are skipped."""
+    from ..experiments.reproduce import ReproduceSettings, run_reproduce
+
+    try:
+        settings = ReproduceSettings(
+            data_dir=data_dir,
+            conll=conll,
+            encoder=encoder,
+            languages=_csv(languages),
+            single_source=single_source,
+            targets=_csv(targets),
+            seeds=_ints(seeds, "--seeds"),
+            only=only,
+            teacher_sents=teacher_sents,
+            target_sents=target_sents,
+            test_sents=test_sents,
+            dev_sents=dev_sents,
+            teacher_epochs=teacher_epochs,
+            teacher_lr=teacher_lr,
+            student_epochs=student_epochs,
+            student_lr=student_lr,
+            student_batch=student_batch,
+            gpu_id=gpu_id,
+        )
+        done = run_reproduce(out_dir=out_dir, results_dir=results, settings=settings)
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    for r in done:
+        typer.echo(
+            f"{r['setting']:6} {r['system']:9} {'+'.join(r['sources']):>8} -> {r['target']} "
+            f"seed {r['seed']}: F1 {100 * r['scores']['ents_f']:.2f}"
+        )

@@ -1,0 +1,613 @@
+"""The paper study as one resumable run: single- and multi-source transfer over seeds.
+
+For every seed, one teacher is trained per language (shared by every experiment
+of that seed). Each teacher annotates the unlabeled text (the train split, gold
+stripped) and the test set of every target it is a source for, once; the MT
+systems are scored from those stored test probabilities, without loading the
+teachers again. Experiments (``sources -> target``):
+
+``single`` (``single_source`` -> every other target)
+    ``MT`` (the teacher's argmax), ``HL`` (student, cross-entropy on the teacher's
+    argmax), ``TS`` (student, MSE on the teacher's probabilities; its result also
+    holds the Fig. 5 bins).
+``multi`` (every other language -> target, leave-one-out)
+    ``MT-avg`` / ``MT-sim`` (argmax of Σ_k α_k p_k over the stored test
+    probabilities), ``TS-avg``, ``TS-sim``, ``TS-cosine``, ``TS-l2`` (students).
+
+Weights: ``cosine`` and ``l2`` are deterministic functions of the frozen encoder's
+sentence embeddings, so they are fitted once per target and shared by every
+seed; ``sim`` trains a similarity model whose initialisation and shuffling
+depend on the seed, so it is fitted once per (target, seed) with that seed.
+Sentence embeddings are cached in ``out_dir/embeddings``.
+
+Students are scored from their own probabilities on the test set (``annotate``
+run with the student pipeline), so every system is decoded the same way. Stored
+probabilities are float16: an argmax can differ from the pipeline's float32
+one only where two labels tie after rounding.
+
+Every experiment and seed writes one result JSON to ``results_dir`` (see
+:func:`run_reproduce`); a result is skipped when its file is complete and was
+computed with the same ``config_sha256``. Intermediate artifacts in ``out_dir``
+are written atomically and reused (teachers, probabilities, weights, students);
+``out_dir/study.json`` records the settings they were made with, and a run with
+other settings is refused rather than mixing artifacts. The wall time of every
+step that runs is appended to ``out_dir/steps.jsonl``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+from ..util import PathLike, atomic_write_text
+from .runner import (
+    CONFIGS,
+    Step,
+    annotate_step,
+    convert_steps,
+    student_step,
+    teacher_step,
+    weights_step,
+)
+
+FORMAT = "spacy-tskd-result/1"
+SINGLE_SYSTEMS = ("MT", "HL", "TS")
+MULTI_SYSTEMS = ("MT-avg", "MT-sim", "TS-avg", "TS-sim", "TS-cosine", "TS-l2")
+ONLY = ("all", "single", "multi")
+_DATA_SETTINGS = ("conll", "teacher_sents", "target_sents", "test_sents", "dev_sents")
+# what out_dir's artifacts depend on: a run with other values is refused
+_ARTIFACT_SETTINGS = _DATA_SETTINGS + (
+    "teacher_epochs",
+    "teacher_lr",
+    "student_epochs",
+    "student_lr",
+    "student_batch",
+)
+
+
+@dataclass
+class ReproduceSettings:
+    """The study's settings; sizes of 0 keep every sentence (the full data).
+
+    ``seeds``, ``targets`` and ``only`` select a part of the study, so it can be
+    spread over several runs into the same folders.
+    """
+
+    data_dir: str = "../shared/data"
+    conll: str = "conll"
+    encoder: str = "assets/encoder"
+    languages: Sequence[str] = ("en", "de", "es", "nl")
+    single_source: str = "en"
+    targets: Sequence[str] = ("es", "nl", "de")
+    seeds: Sequence[int] = (0, 1, 2)
+    only: str = "all"
+    teacher_sents: int = 0
+    target_sents: int = 0
+    test_sents: int = 0
+    dev_sents: int = 0
+    teacher_epochs: int = 1
+    teacher_lr: float = 1e-4
+    student_epochs: int = 1
+    student_lr: float = 1e-4
+    student_batch: int = 8
+    gpu_id: int = -1
+    teacher_config: str = str(CONFIGS / "teacher.cfg")
+    student_config: str = str(CONFIGS / "student.cfg")
+
+
+@dataclass
+class _Experiment:
+    setting: str
+    system: str
+    sources: List[str]
+    target: str
+    seed: int
+    shared: List[Step]  # steps shared with other experiments, in order
+    test_probs: List[Path]  # the source teachers' stored test probabilities
+    weights: Optional[Path] = None  # α of MT-sim
+    student: Optional[Step] = None
+    predict: Optional[Step] = None  # the student's probabilities on the test set
+    config_sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{self.setting}-{self.system}-{'+'.join(self.sources)}-{self.target}-seed{self.seed}"
+        )
+
+
+def run_reproduce(
+    *, out_dir: PathLike, results_dir: PathLike, settings: ReproduceSettings
+) -> List[Dict[str, Any]]:
+    """Run (or resume) the study; artifacts go to ``out_dir``, results to ``results_dir``.
+
+    Each (experiment, seed) writes ``{setting}-{system}-{sources}-{target}-seed{seed}.json``
+    (sources joined by ``+``) atomically::
+
+        {"format": "spacy-tskd-result/1", "setting", "system", "sources" (sorted),
+         "target", "seed", "scores": {"ents_f", "ents_p", "ents_r",
+         "ents_per_type": {TYPE: {"p", "r", "f"}}} (fractions), "encoder": {"name",
+         "sha256"}, "config_sha256", "wall_seconds" (this experiment's own steps),
+         "steps": {step: seconds (null: ran before steps were logged)}, "hardware",
+         "created", "spacy_tskd_version", "settings", "fig5" (single-source TS only)}
+
+    ``config_sha256`` hashes the config files' text, the overrides of every
+    teacher and student involved (paths relative to ``out_dir``), the data sizes,
+    the weighting method and the encoder's identity. A result file that exists,
+    is complete and has the same hash is skipped; a partial or corrupt one, or one
+    with another hash, is recomputed.
+
+    RETURNS (List[Dict[str, Any]]): The results of the selected experiments, in order.
+    RAISES (ValueError): On invalid settings, or if ``out_dir`` holds artifacts made
+        with other settings.
+    """
+    s = settings
+    _check_settings(s)
+    study = _Study(Path(out_dir), s)
+    results = Path(results_dir)
+    plan = []
+    for seed in s.seeds:
+        for exp in study.experiments(int(seed)):
+            path = results / f"{exp.name}.json"
+            plan.append((exp, path, *_result_status(path, exp.config_sha256)))
+    todo = [p for p in plan if p[2] != "ok"]
+    print(f"{len(plan)} results selected, {len(todo)} to compute, in {results}")
+    if any(e.setting == "single" and e.system == "TS" for e, *_ in todo):
+        _correction_bins()  # fail now, not after hours of training
+    out: List[Dict[str, Any]] = []
+    for exp, path, status, why in plan:
+        if status == "ok":
+            print(f"[skip] result {exp.name}: {path} exists")
+            out.append(json.loads(path.read_text(encoding="utf8")))
+            continue
+        if status == "redo":
+            print(f"[redo] result {exp.name}: {why}")
+        print(f"[run] result {exp.name}")
+        start = time.perf_counter()
+        result = study.compute(exp)
+        atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+        print(
+            f"[done] result {exp.name} in {time.perf_counter() - start:.1f} s: "
+            f"F1 {100 * result['scores']['ents_f']:.2f} -> {path}"
+        )
+        out.append(result)
+    return out
+
+
+class _Study:
+    """Plans the experiments of the study and runs their steps in ``out``."""
+
+    def __init__(self, out: Path, settings: ReproduceSettings) -> None:
+        from ..weighting.embeddings import encoder_identity
+
+        self.out, self.s = out, settings
+        self.corpus = out / "corpus"
+        identity = encoder_identity(settings.encoder)
+        self.encoder = {"name": settings.encoder, "sha256": identity["sha256"]}
+        self.configs = {
+            "teacher": _read_text(settings.teacher_config, "teacher config"),
+            "student": _read_text(settings.student_config, "student config"),
+        }
+        self._check_out_dir()
+        self.log = _StepLog(out / "steps.jsonl")
+        self._hardware: Optional[Dict[str, Any]] = None
+
+    # -- artifacts ----------------------------------------------------------
+    def _check_out_dir(self) -> None:
+        s = self.s
+        record = {k: getattr(s, k) for k in _ARTIFACT_SETTINGS}
+        record["encoder_sha256"] = self.encoder["sha256"] or s.encoder
+        record["config_sha256"] = {k: _sha256_text(v) for k, v in self.configs.items()}
+        path = self.out / "study.json"
+        if path.exists():
+            try:
+                old = json.loads(path.read_text(encoding="utf8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                old = None  # an interrupted first write: rewritten below
+            if isinstance(old, dict):
+                diff = [k for k in record if old.get(k) != record[k]]
+                if diff:
+                    shown = ", ".join(f"{k} {old.get(k)!r} -> {record[k]!r}" for k in diff)
+                    raise ValueError(
+                        f"{self.out} holds artifacts made with other settings ({shown}; "
+                        f"see {path}). Use another OUT_DIR, or delete {self.out} to start again."
+                    )
+        atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+    def _convert(self, lang: str, name: str) -> Step:
+        steps = convert_steps(
+            corpus=self.corpus,
+            data_dir=self.s.data_dir,
+            conll=self.s.conll,
+            lang=lang,
+            teacher_sents=self.s.teacher_sents,
+            dev_sents=self.s.dev_sents,
+            target_sents=self.s.target_sents,
+            test_sents=self.s.test_sents,
+        )
+        return next(step for step in steps if step.path.stem == name)
+
+    def _teacher(self, lang: str, seed: int) -> Step:
+        return teacher_step(
+            lang_dir=self.out / "teachers" / f"{lang}-seed{seed}",
+            corpus=self.corpus,
+            lang=lang,
+            encoder=self.s.encoder,
+            epochs=self.s.teacher_epochs,
+            lr=self.s.teacher_lr,
+            seed=seed,
+            config=self.s.teacher_config,
+            gpu_id=self.s.gpu_id,
+            what=f"teacher {lang} seed{seed}",
+        )
+
+    def _annotate(self, src: str, target: str, seed: int, split: str) -> Step:
+        docs, suffix = ("test", "-test") if split == "test" else ("unlabeled", "")
+        return annotate_step(
+            teacher=self._teacher(src, seed).path.parent / "model-last",
+            docs=self.corpus / target / f"{docs}.spacy",
+            output=self.out / "probs" / f"seed{seed}" / f"{src}-{target}{suffix}.npz",
+            gpu_id=self.s.gpu_id,
+            what=f"annotate {target} {docs} with the {src} teacher seed{seed}",
+        )
+
+    def _weights(self, sources: List[str], target: str, method: str, seed: int) -> Step:
+        per_seed = method == "sim"
+        name = f"{target}-{method}" + (f"-seed{seed}" if per_seed else "")
+        return weights_step(
+            source_docs={src: self.corpus / src / "train.spacy" for src in sources},
+            target_docs=self.corpus / target / "unlabeled.spacy",
+            method=method,
+            encoder=self.s.encoder,
+            output=self.out / "weights" / f"{name}.json",
+            seed=seed if per_seed else 0,
+            embedding_cache=self.out / "embeddings",
+            what=f"weights {method} for {target}" + (f" seed{seed}" if per_seed else ""),
+        )
+
+    # -- planning -----------------------------------------------------------
+    def experiments(self, seed: int) -> List[_Experiment]:
+        """Every selected experiment of one seed, its steps planned, nothing run."""
+        s = self.s
+        plan: List[_Experiment] = []
+        if s.only in ("all", "single"):
+            for target in s.targets:
+                if target != s.single_source:
+                    for system in SINGLE_SYSTEMS:
+                        plan.append(self._plan("single", system, [s.single_source], target, seed))
+        if s.only in ("all", "multi"):
+            for target in s.targets:
+                sources = sorted(lang for lang in s.languages if lang != target)
+                for system in MULTI_SYSTEMS:
+                    plan.append(self._plan("multi", system, sources, target, seed))
+        return plan
+
+    def _plan(
+        self, setting: str, system: str, sources: List[str], target: str, seed: int
+    ) -> _Experiment:
+        method = system.split("-")[1] if "-" in system else None  # avg, sim, cosine, l2
+        is_student = system.startswith("TS") or system == "HL"
+        needs_test_probs = not is_student or setting == "single"  # MT systems; Fig. 5
+        shared: List[Step] = []
+        for src in sources:
+            shared += [self._convert(src, "train"), self._convert(src, "dev")]
+        shared.append(self._convert(target, "test"))
+        if is_student or method == "sim":
+            shared.append(self._convert(target, "unlabeled"))
+        shared += [self._teacher(src, seed) for src in sources]
+        test_probs = [self._annotate(src, target, seed, "test") for src in sources]
+        if needs_test_probs:
+            shared += test_probs
+        exp = _Experiment(
+            setting, system, sources, target, seed, shared, [p.path for p in test_probs]
+        )
+        weights = None
+        if method not in (None, "avg"):
+            weights = self._weights(sources, target, method, seed)
+            shared.append(weights)
+            exp.weights = weights.path
+        if is_student:
+            probs = [self._annotate(src, target, seed, "unlabeled") for src in sources]
+            shared += probs
+            student_dir = self.out / "students" / exp.name
+            exp.student = student_step(
+                student_dir=student_dir,
+                target_docs=self.corpus / target / "unlabeled.spacy",
+                probs=[p.path for p in probs],
+                sources=sources,
+                weights=exp.weights if system.startswith("TS-") else None,
+                encoder=self.s.encoder,
+                epochs=self.s.student_epochs,
+                batch_size=self.s.student_batch,
+                lr=self.s.student_lr,
+                seed=seed,
+                config=self.s.student_config,
+                gpu_id=self.s.gpu_id,
+                what=f"student {exp.name}",
+                loss="hard" if system == "HL" else None,
+            )
+            exp.predict = annotate_step(
+                teacher=student_dir / "model-last",
+                docs=self.corpus / target / "test.spacy",
+                output=self.out / "probs" / "students" / f"{exp.name}-test.npz",
+                gpu_id=self.s.gpu_id,
+                what=f"predict {exp.name}",
+            )
+        exp.config_sha256 = self._config_sha256(exp, method)
+        return exp
+
+    def _config_sha256(self, exp: _Experiment, method: Optional[str]) -> str:
+        teachers = {src: self._teacher(src, exp.seed).kwargs["overrides"] for src in exp.sources}
+        payload = {
+            "configs": {"teacher": self.configs["teacher"]},
+            "teachers": {k: self._portable(v) for k, v in teachers.items()},
+            "data": {k: getattr(self.s, k) for k in _DATA_SETTINGS},
+            "encoder": self.encoder["sha256"] or self.s.encoder,
+            "weights": None if method in (None, "avg") else {"method": method},
+        }
+        if method == "sim":
+            payload["weights"]["seed"] = exp.seed
+        if exp.student is not None:
+            payload["configs"]["student"] = self.configs["student"]
+            payload["student"] = self._portable(exp.student.kwargs["overrides"])
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf8")).hexdigest()
+
+    def _portable(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        """Overrides with paths inside ``out`` made relative and the encoder path
+        dropped (its identity is hashed instead), so a moved study keeps its hash."""
+
+        def rel(part: str) -> str:
+            try:
+                return "<out>/" + Path(part).relative_to(self.out).as_posix()
+            except ValueError:
+                return part
+
+        portable = {}
+        for key, value in overrides.items():
+            if key == "paths.encoder":
+                value = "<encoder>"
+            elif isinstance(value, str):
+                value = ",".join(rel(part) for part in value.split(","))
+            portable[key] = value
+        return portable
+
+    # -- running ------------------------------------------------------------
+    def compute(self, exp: _Experiment) -> Dict[str, Any]:
+        """Run the experiment's missing steps and return its result."""
+        from ..evaluation.ensemble import argmax_bio, load_stored_probs, read_gold_bio, score_probs
+        from ..weighting.similarity import load_weights
+
+        for step in exp.shared:
+            self.log.ensure(step)
+        own: List[str] = []
+        if exp.student is not None and exp.predict is not None:
+            for step in (exp.student, exp.predict):
+                self.log.ensure(step)
+                own.append(step.what)
+            probs_paths, alpha = [exp.predict.path], None
+        else:
+            probs_paths = exp.test_probs
+            if exp.system == "MT-avg":
+                alpha = [1.0 / len(probs_paths)] * len(probs_paths)
+            elif exp.weights is not None:
+                alpha = load_weights(exp.weights, sources=exp.sources)["alpha"]
+            else:
+                alpha = None
+        test = self.corpus / exp.target / "test.spacy"
+        score_step = f"score {exp.name}"
+        start = time.perf_counter()
+        gold = read_gold_bio(test)
+        probs, labels = load_stored_probs(probs_paths, data_path=test, alpha=alpha)
+        scores = score_probs(gold=gold, probs=probs, labels=labels)
+        fig5 = None
+        if exp.setting == "single" and exp.system == "TS":
+            teacher, teacher_labels = load_stored_probs(exp.test_probs, data_path=test)
+            fig5 = _correction_bins()(
+                gold=gold,
+                teacher_probs=teacher,
+                labels=teacher_labels,
+                student=argmax_bio(probs, labels),
+            )
+        self.log.record(score_step, time.perf_counter() - start)
+        own.append(score_step)
+        steps = {step.what: self.log.get(step.what) for step in exp.shared}
+        steps.update({name: self.log.get(name) for name in own})
+        result: Dict[str, Any] = {
+            "format": FORMAT,
+            "setting": exp.setting,
+            "system": exp.system,
+            "sources": list(exp.sources),
+            "target": exp.target,
+            "seed": exp.seed,
+            "scores": {
+                "ents_f": scores["ents_f"],
+                "ents_p": scores["ents_p"],
+                "ents_r": scores["ents_r"],
+                "ents_per_type": {
+                    t: {k: v[k] for k in ("p", "r", "f")}
+                    for t, v in scores["ents_per_type"].items()
+                },
+            },
+            "encoder": dict(self.encoder),
+            "config_sha256": exp.config_sha256,
+            "wall_seconds": round(sum(steps[n] or 0.0 for n in own), 3),
+            "steps": steps,
+            "hardware": self.hardware(),
+            "created": _now(),
+            "spacy_tskd_version": _version(),
+            "settings": asdict(self.s),
+        }
+        if fig5 is not None:
+            result["fig5"] = fig5
+        return result
+
+    def hardware(self) -> Dict[str, Any]:
+        if self._hardware is None:
+            self._hardware = _hardware(self.s.gpu_id)
+        return self._hardware
+
+
+class _StepLog:
+    """Runs shared steps at most once per process and logs their wall times to a
+    JSON-lines file (one ``{"step", "seconds", "output", "finished"}`` per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: Dict[str, float] = {}
+        self.done: Set[Path] = set()
+        self._newline = False
+        if path.exists():
+            text = path.read_text(encoding="utf8", errors="replace")
+            self._newline = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.seconds[str(entry["step"])] = float(entry["seconds"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a line cut by an interrupted run
+
+    def ensure(self, step: Step) -> None:
+        """Run ``step`` unless its output exists; log its time if it ran."""
+        if step.path in self.done:
+            return
+        seconds = step.run()
+        if seconds is not None:
+            self.record(step.what, seconds, step.path)
+        self.done.add(step.path)
+
+    def record(self, step: str, seconds: float, output: Optional[Path] = None) -> None:
+        entry = {
+            "step": step,
+            "seconds": round(seconds, 3),
+            "output": None if output is None else str(output),
+            "finished": _now(),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf8") as fh:
+            fh.write(("\n" if self._newline else "") + json.dumps(entry) + "\n")
+        self._newline = False
+        self.seconds[step] = entry["seconds"]
+
+    def get(self, step: str) -> Optional[float]:
+        return self.seconds.get(step)
+
+
+def _result_status(path: Path, config_sha256: str) -> Tuple[str, str]:
+    """``("ok", "")``, ``("missing", "")`` or ``("redo", why)`` for a result file."""
+    if not path.exists():
+        return "missing", ""
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return "redo", f"{path} is not valid JSON ({err}); recomputing it"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return "redo", f"{path} is not a {FORMAT} result; recomputing it"
+    scores = data.get("scores")
+    if not isinstance(scores, dict) or not all(k in scores for k in ("ents_f", "ents_p", "ents_r")):
+        return "redo", f"{path} has no scores; recomputing it"
+    if data.get("config_sha256") != config_sha256:
+        return "redo", (
+            f"{path} was computed with other settings (config_sha256 "
+            f"{str(data.get('config_sha256'))[:12]}, now {config_sha256[:12]}); recomputing it"
+        )
+    return "ok", ""
+
+
+def _check_settings(s: ReproduceSettings) -> None:
+    if s.only not in ONLY:
+        raise ValueError(f"only must be one of {', '.join(ONLY)}, got {s.only!r}.")
+    if not s.seeds:
+        raise ValueError("No seeds given (e.g. --seeds 0,1,2).")
+    if not s.targets:
+        raise ValueError("No target languages given (e.g. --targets es,nl,de).")
+    unknown = [t for t in s.targets if t not in s.languages]
+    if unknown:
+        raise ValueError(
+            f"Target(s) {', '.join(unknown)} are not among the languages "
+            f"{', '.join(s.languages)}: every target needs its own data and teacher."
+        )
+    if s.only != "multi" and s.single_source not in s.languages:
+        raise ValueError(
+            f"The single source {s.single_source!r} is not among the languages "
+            f"{', '.join(s.languages)}."
+        )
+    if s.only != "single" and len(s.languages) < 3:
+        raise ValueError(
+            f"Multi-source transfer needs at least two sources per target; the languages "
+            f"are only {', '.join(s.languages)}."
+        )
+    for key in ("teacher_sents", "target_sents", "test_sents", "dev_sents"):
+        if getattr(s, key) < 0:
+            raise ValueError(f"{key} must be 0 (all) or positive, got {getattr(s, key)}.")
+    for key in ("teacher_epochs", "student_epochs", "student_batch"):
+        if getattr(s, key) < 1:
+            raise ValueError(f"{key} must be at least 1, got {getattr(s, key)}.")
+    for key in ("teacher_lr", "student_lr"):
+        if not getattr(s, key) > 0:
+            raise ValueError(f"{key} must be positive, got {getattr(s, key)}.")
+
+
+def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
+    try:
+        from .analysis import correction_bins
+    except ImportError as err:
+        raise RuntimeError(
+            "The single-source TS results need spacy_tskd/experiments/analysis.py "
+            f"(correction_bins, for Fig. 5), which cannot be imported: {err}. "
+            "Run with --only multi until it is there."
+        ) from err
+    return correction_bins
+
+
+def _hardware(gpu_id: int) -> Dict[str, Any]:
+    import torch
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = None
+    if gpu_id >= 0 and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(gpu_id)
+    return {
+        "device": "cpu" if gpu_id < 0 else f"cuda:{gpu_id}",
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+    }
+
+
+def _read_text(path: PathLike, what: str) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"The {what} {path} does not exist.")
+    return path.read_text(encoding="utf8")
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf8")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+__all__ = ["FORMAT", "MULTI_SYSTEMS", "SINGLE_SYSTEMS", "ReproduceSettings", "run_reproduce"]
