@@ -19,6 +19,7 @@ for _module in (
     "table",
     "weights",
     "experiment",
+    "bench",
     "report",
 ):
     try:

@@ -1,0 +1,146 @@
+"""``python -m spacy_tskd bench distill|annotate``: speed benchmarks (CPU).
+
+``bench distill`` exits with code 2 (after printing and writing the JSON) when
+its correctness check fails; errors in the inputs exit with code 1.
+"""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app
+
+bench_app = typer.Typer(
+    help="Speed benchmarks: distillation step vs a paper-style reference; teacher inference.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("distill")
+def bench_distill_cli(
+    encoder: Path = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory."),
+    docs: Path = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on."),
+    teacher_probs: Path = typer.Option(
+        ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
+    ),
+    n_sents: int = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per step."),
+    steps: int = typer.Option(10, "--steps", help="Timed steps per path."),
+    warmup_steps: int = typer.Option(1, "--warmup-steps", help="Untimed steps before them."),
+    heldout: int = typer.Option(32, "--heldout", help="Held-out docs for the check."),
+    learn_rate: float = typer.Option(1e-4, "--learn-rate", help="Constant learning rate."),
+    max_length: int = typer.Option(128, "--max-length", help="Word pieces per sequence."),
+    frozen_layers: int = typer.Option(3, "--frozen-layers", help="Frozen bottom layers."),
+    dropout: bool = typer.Option(
+        True, "--dropout/--no-dropout", help="--no-dropout: deterministic, tighter check."
+    ),
+    tolerance: Optional[float] = typer.Option(
+        None, "--tolerance", help="Relative held-out loss gap allowed (0.1; 0.02 no dropout)."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Student config (default configs/student.cfg)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Batch order and torch seed."),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+) -> None:
+    """Time the project's distillation step against a paper-style Hugging Face loop."""
+    from wasabi import msg
+
+    from ..bench import write_json
+    from ..bench.distill import bench_distill, format_distill_report
+
+    try:
+        results = bench_distill(
+            encoder=encoder,
+            teacher_probs=teacher_probs,
+            docs=docs,
+            n_sents=n_sents,
+            batch_size=batch_size,
+            steps=steps,
+            warmup_steps=warmup_steps,
+            heldout=heldout,
+            learn_rate=learn_rate,
+            max_length=max_length,
+            frozen_layers=frozen_layers,
+            dropout=dropout,
+            tolerance=tolerance,
+            config_path=config,
+            seed=seed,
+            threads=threads,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    _print_setting(results["setting"])
+    msg.table(
+        format_distill_report(results),
+        header=("", f"reference (HF, pad {max_length})", "project"),
+        aligns=("l", "r", "r"),
+    )
+    check = results["check"]
+    typer.echo(
+        f"speed-up (project / reference): {results['speedup']:.2f}x  "
+        f"(same {results['project']['sentences']} sentences, "
+        f"{results['project']['words']} words)"
+    )
+    typer.echo(
+        f"check: held-out MSE reference {check['final_loss_reference']:.6f}, project "
+        f"{check['final_loss_project']:.6f}, gap {check['relative_difference']:.2%} "
+        f"(tolerance {check['tolerance']:.0%}); before training max prob diff "
+        f"{check['initial_max_prob_diff']:.1e}; reference max grad norm "
+        f"{results['reference']['max_grad_norm']:.3g}"
+    )
+    if json_path is not None:
+        write_json(json_path, results)
+        msg.info(f"Results written to {json_path}")
+    if not check["passed"]:
+        for problem in check["problems"]:
+            msg.fail(f"Correctness check FAILED: {problem}")
+        raise typer.Exit(code=2)
+    msg.good("Correctness check passed")
+
+
+@bench_app.command("annotate")
+def bench_annotate_cli(
+    pipeline: Path = typer.Argument(..., help="Saved teacher pipeline directory."),
+    docs: Path = typer.Argument(..., help="Target docs as a spaCy DocBin (.spacy)."),
+    n_sents: int = typer.Option(512, "--n-sents", "-n", help="Docs to annotate."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per predict batch."),
+    component: str = typer.Option("tskd_ner", "--component", "-c", help="NER component."),
+    matmul_repeats: int = typer.Option(10, "--matmul-repeats", help="Timed matmul runs."),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+) -> None:
+    """Time teacher inference (word pieces/s, words/s) against a FLOP bound."""
+    from wasabi import msg
+
+    from ..bench import write_json
+    from ..bench.annotate import bench_annotate, format_annotate_report
+
+    try:
+        results = bench_annotate(
+            pipeline=pipeline,
+            docs=docs,
+            n_sents=n_sents,
+            batch_size=batch_size,
+            component=component,
+            matmul_repeats=matmul_repeats,
+            threads=threads,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    _print_setting(results["setting"])
+    msg.table(format_annotate_report(results), header=("", "value"), aligns=("l", "r"))
+    if json_path is not None:
+        write_json(json_path, results)
+        msg.info(f"Results written to {json_path}")
+
+
+def _print_setting(setting) -> None:
+    keys = ("torch_version", "torch_threads", "cpu_model", "n_sents", "batch_size")
+    keys += ("timed_steps", "warmup_steps", "max_length", "dropout")
+    typer.echo("setting: " + ", ".join(f"{k} {setting[k]}" for k in keys if k in setting))
