@@ -1,5 +1,9 @@
 """``python -m spacy_tskd annotate TEACHER DOCS.spacy OUTPUT.npz``: store teacher probabilities.
 
+Large corpora: ``python -m spacy_tskd annotate TEACHER INPUT.txt --output-dir DIR
+--shard-size N [--lang es]`` streams plain text (one doc per line) into
+resumable shards ``DIR/shard-NNNNN.npz`` that ``distill`` reads one at a time.
+
 Also ``python -m spacy_tskd merge-shards OUTPUT.npz SHARD.npz...`` to join the
 files of a sharded run (``annotate --shard I/N``).
 """
@@ -28,8 +32,12 @@ def _parse_shard(value: Optional[str]) -> Optional[Tuple[int, int]]:
 @app.command("annotate")
 def annotate_cli(
     teacher: Path = typer.Argument(..., help="Saved teacher pipeline directory."),
-    docs: Path = typer.Argument(..., help="Target docs as a spaCy DocBin (.spacy)."),
-    output: Path = typer.Argument(..., help="Output teacher probabilities file (.npz)."),
+    docs: Path = typer.Argument(
+        ..., help="Target docs: a spaCy DocBin (.spacy), or plain text (with --output-dir)."
+    ),
+    output: Optional[Path] = typer.Argument(
+        None, help="Output teacher probabilities file (.npz); not with --output-dir."
+    ),
     component: str = typer.Option(
         "tskd_ner", "--component", "-c", help="Name of the teacher's NER component."
     ),
@@ -43,12 +51,57 @@ def annotate_cli(
         "--shard",
         help="I/N: annotate only the I-th of N contiguous blocks of docs (join with merge-shards).",
     ),
+    output_dir: Optional[Path] = typer.Option(
+        None,
+        "--output-dir",
+        "-o",
+        help="Stream DOCS (plain text: one doc per line, UTF-8) into resumable shards "
+        "DIR/shard-NNNNN.npz; rerun the same command to resume.",
+    ),
+    shard_size: int = typer.Option(
+        10000, "--shard-size", help="Docs per shard (with --output-dir)."
+    ),
+    lang: Optional[str] = typer.Option(
+        None,
+        "--lang",
+        "-l",
+        help="Tokenizer language for plain text (spacy.blank(LANG)); default: the teacher's. "
+        "Use the student's language.",
+    ),
 ) -> None:
     """Run the teacher's NER (eval mode, no gold labels) on DOCS and store its probabilities."""
     from wasabi import msg
 
     from ..distill.teacher_probs import annotate
 
+    if output_dir is not None:
+        if output is not None or shard is not None:
+            msg.fail("--output-dir writes its own shards: give no OUTPUT file and no --shard.")
+            raise typer.Exit(code=1)
+        _annotate_stream(
+            teacher_path=teacher,
+            input_path=docs,
+            output_dir=output_dir,
+            lang=lang,
+            shard_size=shard_size,
+            batch_size=batch_size,
+            max_docs=max_docs,
+            component=component,
+            gpu_id=gpu_id,
+        )
+        return
+    if output is None:
+        msg.fail(
+            "Give an OUTPUT .npz file (DocBin input), or --output-dir DIR to stream DOCS "
+            "(plain text, one doc per line) into shards."
+        )
+        raise typer.Exit(code=1)
+    if docs.suffix == ".txt":
+        msg.fail(
+            f"{docs} is plain text: it is annotated into shards. Give --output-dir DIR "
+            "instead of OUTPUT (and --lang, the student's language)."
+        )
+        raise typer.Exit(code=1)
     start = time.perf_counter()
     try:
         meta = annotate(
@@ -79,6 +132,31 @@ def annotate_cli(
     msg.good(
         f"Wrote teacher probabilities of {meta['n_docs']} docs ({meta['n_tokens']} tokens) "
         f"to {output} in {elapsed:.1f}s"
+    )
+
+
+def _annotate_stream(*, output_dir: Path, **kwargs) -> None:
+    from wasabi import msg
+
+    from ..distill.stream import annotate_stream
+
+    try:
+        info = annotate_stream(output_dir=output_dir, **kwargs)
+    except (FileNotFoundError, ValueError) as err:
+        msg.fail(str(err))
+        raise typer.Exit(code=1) from None
+    rows = [
+        ("docs", info["n_docs"]),
+        ("tokens", info["n_tokens"]),
+        ("shards", info["n_shards"]),
+        ("shards written", len(info["written"])),
+        ("shards kept (resumed)", len(info["skipped"])),
+        ("seconds", f"{info['seconds']:.1f}"),
+    ]
+    msg.table(rows, header=("", "value"), aligns=("l", "r"))
+    msg.good(
+        f"Teacher probabilities of {info['n_docs']} docs in {info['n_shards']} shards "
+        f"in {output_dir}"
     )
 
 

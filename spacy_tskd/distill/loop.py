@@ -2,9 +2,11 @@
 
 Read it top to bottom: ``distill_steps`` is a generator that performs one
 optimizer step per batch and yields after each step (like spaCy's
-``train_while_improving``); ``run_distillation`` is the thin outer function
-that drives it, shows progress and writes ``model-last`` (and ``model-best``
-when a labelled dev set is given; the paper uses none).
+``train_while_improving``); ``distill`` (:mod:`.run`) is the thin outer
+function that drives it, shows progress and writes ``model-last`` (and
+``model-best`` when a labelled dev set is given; the paper uses none). The
+docs come from memory or, for large corpora, from a shard directory read one
+shard at a time (``chunks``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.language import Language
@@ -21,6 +23,9 @@ from spacy.training import Example
 from thinc.api import Optimizer
 
 from ..training.batching import bucket_batches
+
+Chunk = Tuple[Sequence[Doc], Sequence[np.ndarray]]
+ChunkSource = Callable[[int, random.Random], Iterable[Chunk]]
 
 
 @dataclass
@@ -60,8 +65,8 @@ class Monitor:
 
 def distill_steps(
     nlp: Language,
-    docs: Sequence[Doc],
-    teacher_probs: Sequence[np.ndarray],
+    docs: Optional[Sequence[Doc]],
+    teacher_probs: Optional[Sequence[np.ndarray]],
     optimizer: Optimizer,
     *,
     component: str = "tskd_ner",
@@ -70,48 +75,64 @@ def distill_steps(
     seed: int = 0,
     monitor: Optional[Monitor] = None,
     monitor_every: int = 0,
+    chunks: Optional[ChunkSource] = None,
 ) -> Iterator[Dict]:
     """Distil ``teacher_probs`` into the student ``nlp``; yield a record after every step.
 
     docs: unlabeled target docs (no gold annotation is read).
     teacher_probs: ``teacher_probs[i]`` is the teacher distribution for ``docs[i]``.
+    chunks: instead of ``docs`` and ``teacher_probs`` (then None), a function
+        ``chunks(epoch, rng)`` giving the epoch's ``(docs, teacher_probs)`` chunks,
+        e.g. the shards of a directory in a seeded random order, loaded one at a
+        time. Each chunk is shuffled and cut into length-bucketed batches on its own.
     """
+    if chunks is None:
+        if docs is None or teacher_probs is None:
+            raise ValueError("distill_steps needs docs and teacher_probs, or chunks.")
+
+        def chunks(epoch: int, rng: random.Random) -> Iterable[Chunk]:
+            return [(docs, teacher_probs)]
+
     ner = nlp.get_pipe(component)
     rng = random.Random(seed)
     step = 0
     for epoch in range(epochs):
-        order = list(range(len(docs)))
-        rng.shuffle(order)
-        batches = bucket_batches(order, size=batch_size, get_length=lambda i: len(docs[i]), rng=rng)
-        for batch in batches:
-            examples = [Example(docs[i], docs[i]) for i in batch]
-            losses: Dict[str, float] = {}
-            ner.distill(
-                None,
-                examples,
-                teacher_scores=[teacher_probs[i] for i in batch],
-                sgd=optimizer,
-                losses=losses,
+        for chunk_docs, chunk_probs in chunks(epoch, rng):
+            order = list(range(len(chunk_docs)))
+            rng.shuffle(order)
+            batches = bucket_batches(
+                order, size=batch_size, get_length=lambda i, d=chunk_docs: len(d[i]), rng=rng
             )
-            learn_rate = optimizer.learn_rate
-            optimizer.step_schedules()
-            step += 1
-            record = {
-                "step": step,
-                "epoch": epoch,
-                "loss": losses[component],
-                "words": sum(len(docs[i]) for i in batch),
-                "docs": len(batch),
-                "learn_rate": float(learn_rate),
-            }
-            if monitor is not None and monitor_every and step % monitor_every == 0:
-                record["monitor"] = monitor(nlp, component)
-            yield record
+            for batch in batches:
+                examples = [Example(chunk_docs[i], chunk_docs[i]) for i in batch]
+                losses: Dict[str, float] = {}
+                ner.distill(
+                    None,
+                    examples,
+                    teacher_scores=[chunk_probs[i] for i in batch],
+                    sgd=optimizer,
+                    losses=losses,
+                )
+                learn_rate = optimizer.learn_rate
+                optimizer.step_schedules()
+                step += 1
+                record = {
+                    "step": step,
+                    "epoch": epoch,
+                    "loss": losses[component],
+                    "words": sum(len(eg.predicted) for eg in examples),
+                    "docs": len(batch),
+                    "learn_rate": float(learn_rate),
+                }
+                del examples
+                if monitor is not None and monitor_every and step % monitor_every == 0:
+                    record["monitor"] = monitor(nlp, component)
+                yield record
 
 
 def steps_per_epoch(n_docs: int, batch_size: int) -> int:
-    """Optimizer steps in one epoch (bucketing never merges buffers, so this is exact
-    up to one partial batch per buffer)."""
+    """Optimizer steps in one epoch over ``n_docs`` docs (one chunk): exact, since
+    bucketing cuts whole batches from buffers of ``batch_size * buffer_batches``."""
     return max(1, -(-n_docs // batch_size))
 
 

@@ -3,13 +3,21 @@
 The student is initialised from the plain pretrained encoder (``paths.encoder``),
 never from the teacher. Everything the method fixes is a config value in the
 ``[distill]`` block (see ``configs/student.cfg``).
+
+``distill.teacher_probs`` is one ``.npz`` file (or several, one per source
+teacher) paired with the target DocBin ``distill.target``, or a shard directory
+(or several) written by ``annotate INPUT --output-dir DIR``. Shards hold their
+docs' tokens, so ``distill.target`` may be null; they are read one at a time
+(each epoch visits the shards in a seeded random order, with length-bucketed
+batches within a shard), so memory holds one shard plus the held-out docs.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..util import PathLike, atomic_path
 from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
@@ -53,17 +61,49 @@ def load_teacher_targets(
         return loaded[0], loaded[0].labels
     from ..weighting.mixture import MixedTeacherProbs
 
-    if isinstance(weights, (str, Path)):
-        from ..weighting.similarity import load_weights
-
-        if not sources or len(sources) != len(loaded):
-            raise ValueError(
-                f"distill.weights is a weights file ({weights}): set distill.sources to the "
-                f"source language of each of the {len(loaded)} teacher_probs files."
-            )
-        weights = load_weights(weights, sources=list(sources), encoder=encoder)["alpha"]
-    mixed = MixedTeacherProbs(loaded, weights)
+    mixed = MixedTeacherProbs(loaded, _load_alpha(weights, len(loaded), sources, encoder))
     return mixed, mixed.labels
+
+
+def _load_alpha(weights, n_sources: int, sources: Optional[Sequence[str]], encoder=None):
+    """α as given, or read from a ``weights.json`` (``sources`` names each teacher)."""
+    if not isinstance(weights, (str, Path)):
+        return weights
+    from ..weighting.similarity import load_weights
+
+    if not sources or len(sources) != n_sources:
+        raise ValueError(
+            f"distill.weights is a weights file ({weights}): set distill.sources to the "
+            f"source language of each of the {n_sources} teacher_probs files."
+        )
+    return load_weights(weights, sources=list(sources), encoder=encoder)["alpha"]
+
+
+def plan_shards(
+    teacher, *, max_docs: int = 0, heldout: int = 200
+) -> Tuple[Dict[int, int], List[Tuple[int, int, int]]]:
+    """Split a shard directory's docs into training docs and held-out docs.
+
+    The first ``max_docs`` docs (0: all) are used; the last ``heldout`` of them
+    (at most 20 %) are held out for the monitor, as for in-memory docs.
+    RETURNS (Tuple[Dict[int, int], List[Tuple[int, int, int]]]): the number of
+        training docs of each shard (a prefix of the shard), and the held-out
+        docs as ``(shard, start, end)`` shard-local ranges.
+    """
+    n_used = min(len(teacher), max_docs) if max_docs else len(teacher)
+    n_heldout = min(heldout, n_used // 5)
+    cut = n_used - n_heldout
+    ends: Dict[int, int] = {}
+    held: List[Tuple[int, int, int]] = []
+    start = 0
+    for index, size in enumerate(teacher.shard_sizes()):
+        end = start + size
+        ends[index] = max(0, min(end, cut) - start)
+        lo, hi = max(start, cut), min(end, n_used)
+        if lo < hi:
+            held.append((index, lo - start, hi - start))
+        start = end
+    return ends, held
 
 
 def distill(
@@ -92,22 +132,35 @@ def distill(
     sources = settings.get("sources")
     if isinstance(sources, str):
         sources = [x for x in sources.split(",") if x]
-    teacher, labels = load_teacher_targets(probs_paths, settings.get("weights"), sources=sources)
+    sharded = [Path(p).is_dir() for p in probs_paths]
+    if any(sharded) and not all(sharded):
+        raise ValueError(
+            f"distill.teacher_probs mixes shard directories and .npz files ({probs_paths}): "
+            "give only .npz files (with distill.target) or only shard directories."
+        )
+    if all(sharded):
+        from .stream import ShardedTeacherProbs
+
+        alpha = _load_alpha(settings.get("weights"), len(probs_paths), sources)
+        teacher = ShardedTeacherProbs(probs_paths, alpha)
+        labels = teacher.labels
+    else:
+        teacher, labels = load_teacher_targets(
+            probs_paths, settings.get("weights"), sources=sources
+        )
     types = {split_tag(t)[1] for t in labels if t != "O"}
     own_labels = settings.get("labels") or bio_label_order(types)
     teacher.check_labels(list(own_labels), what="the student's label order")
     config["initialize"]["components"][component] = {"labels": list(own_labels)}
 
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    docs = load_target_docs(settings["target"], nlp.vocab, int(settings["max_docs"]))
-    teacher.check_docs(docs)
-    targets = [teacher[i] for i in range(len(docs))]
-    n_heldout = min(int(settings["heldout"]), len(docs) // 5)
-    train_docs, train_probs = docs[: len(docs) - n_heldout], targets[: len(docs) - n_heldout]
-    monitor = Monitor(docs[len(docs) - n_heldout :], targets[len(docs) - n_heldout :])
-
     batch_size, epochs = int(settings["batch_size"]), int(settings["epochs"])
-    total = steps_per_epoch(len(train_docs), batch_size) * epochs
+    if all(sharded):
+        data = _sharded_data(teacher, settings, nlp.vocab, batch_size)
+    else:
+        data = _in_memory_data(teacher, settings, nlp.vocab, batch_size)
+    monitor, epoch_steps = data.monitor, data.epoch_steps
+    total = epoch_steps * epochs
     opt_cfg = config.interpolate()["distill"]["optimizer"]
     schedule = opt_cfg.get("learn_rate")
     if isinstance(schedule, dict) and "total_steps" in schedule:
@@ -118,10 +171,9 @@ def distill(
 
     dev_docs = _load_dev(settings.get("dev"), nlp)
     print(
-        f"Distilling {len(probs_paths)} teacher(s) into a student on {len(train_docs)} docs "
-        f"({sum(map(len, train_docs)):,} words), {epochs} epoch(s) x "
-        f"{steps_per_epoch(len(train_docs), batch_size)} steps, loss "
-        f"{nlp.get_pipe(component).cfg['distill_loss']}, {n_heldout} held-out docs."
+        f"Distilling {len(probs_paths)} teacher(s) into a student on {data.description}, "
+        f"{epochs} epoch(s) x {epoch_steps} steps, loss "
+        f"{nlp.get_pipe(component).cfg['distill_loss']}, {len(monitor.docs)} held-out docs."
     )
     timer = Timer()
     best, history = -1.0, []
@@ -130,8 +182,8 @@ def distill(
         last_epoch = 0
         for record in distill_steps(
             nlp,
-            train_docs,
-            train_probs,
+            data.docs,
+            data.probs,
             optimizer,
             component=component,
             batch_size=batch_size,
@@ -139,6 +191,7 @@ def distill(
             seed=int(settings["seed"]),
             monitor=monitor,
             monitor_every=int(settings["monitor_every"]),
+            chunks=data.chunks,
         ):
             wps = timer.add(record["words"])
             bar.update(1)
@@ -146,7 +199,7 @@ def distill(
             if record.get("monitor") or (log_every and record["step"] % log_every == 0):
                 bar.write(format_record(record, wps))
                 history.append({**record, "words_per_second": wps})
-            end_of_epoch = record["step"] % steps_per_epoch(len(train_docs), batch_size) == 0
+            end_of_epoch = record["step"] % epoch_steps == 0
             if dev_docs and (end_of_epoch or record["step"] == total):
                 score = _dev_f1(nlp, dev_docs)
                 bar.write(f"epoch {record['epoch']}: dev ents_f {score:.4f}")
@@ -160,7 +213,8 @@ def distill(
         {
             "role": "student",
             "teacher_probs": [str(p) for p in probs_paths],
-            "teachers": [t.meta for t in getattr(teacher, "parts", [teacher])],
+            "teachers": getattr(teacher, "metas", None)
+            or [t.meta for t in getattr(teacher, "parts", [teacher])],
             "weights": getattr(teacher, "weights", None),
             "distill": {k: v for k, v in settings.items() if k != "optimizer"},
             "epochs_run": last_epoch + 1,
@@ -178,9 +232,78 @@ def distill(
     return path
 
 
+@dataclass
+class _TrainingData:
+    """The student's training docs (in memory, or shards as ``chunks``) and monitor."""
+
+    docs: Optional[List[Any]]
+    probs: Optional[List[Any]]
+    chunks: Optional[Callable]
+    monitor: Monitor
+    epoch_steps: int
+    description: str
+
+
+def _in_memory_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
+    if not settings.get("target"):
+        raise ValueError(
+            "distill.target is not set: give the target DocBin the teacher probabilities "
+            "were computed on (--paths.target), or set distill.teacher_probs to a shard "
+            "directory written by `annotate INPUT --output-dir DIR`."
+        )
+    docs = load_target_docs(settings["target"], vocab, int(settings["max_docs"]))
+    teacher.check_docs(docs)
+    targets = [teacher[i] for i in range(len(docs))]
+    n_train = len(docs) - min(int(settings["heldout"]), len(docs) // 5)
+    return _TrainingData(
+        docs=docs[:n_train],
+        probs=targets[:n_train],
+        chunks=None,
+        monitor=Monitor(docs[n_train:], targets[n_train:]),
+        epoch_steps=steps_per_epoch(n_train, batch_size),
+        description=f"{n_train} docs ({sum(map(len, docs[:n_train])):,} words)",
+    )
+
+
+def _sharded_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
+    if settings.get("target"):
+        print(f"Note: distill.target ({settings['target']}) is not read: docs come from shards.")
+    ends, held = plan_shards(
+        teacher, max_docs=int(settings["max_docs"]), heldout=int(settings["heldout"])
+    )
+    held_docs: List[Any] = []
+    held_probs: List[Any] = []
+    for index, start, end in held:
+        shard = teacher.load(index, vocab, start=start, end=end)
+        held_docs.extend(shard.docs)
+        held_probs.extend(shard.probs)
+        shard.release()
+    used = [i for i, n in ends.items() if n]
+
+    def chunks(epoch: int, rng) -> Iterator[Tuple[List[Any], List[Any]]]:
+        order = list(used)
+        rng.shuffle(order)
+        for shard in teacher.iter_shards(vocab, order, ends=ends):
+            yield shard.docs, shard.probs
+
+    return _TrainingData(
+        docs=None,
+        probs=None,
+        chunks=chunks,
+        monitor=Monitor(held_docs, held_probs),
+        epoch_steps=sum(steps_per_epoch(ends[i], batch_size) for i in used),
+        description=(
+            f"{sum(ends.values())} docs in {len(used)} shard(s) of {teacher.path} "
+            "(read one at a time)"
+        ),
+    )
+
+
 def _as_list(value, name: str) -> List[str]:
     if value is None or value == "" or value == []:
-        raise ValueError(f"{name} is not set: give the .npz file(s) written by `annotate`.")
+        raise ValueError(
+            f"{name} is not set: give the .npz file(s) or shard directory written by `annotate`."
+        )
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     return [v for v in str(value).split(",") if v]
@@ -210,4 +333,4 @@ def _save(nlp, path: Path) -> Path:
     return path
 
 
-__all__ = ["distill", "load_target_docs", "load_teacher_targets"]
+__all__ = ["distill", "load_target_docs", "load_teacher_targets", "plan_shards"]
