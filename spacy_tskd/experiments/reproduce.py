@@ -293,7 +293,7 @@ class _Study:
     ) -> _Experiment:
         method = system.split("-")[1] if "-" in system else None  # avg, sim, cosine, l2
         is_student = system.startswith("TS") or system == "HL"
-        needs_test_probs = not is_student or setting == "single"  # MT systems; Fig. 5
+        needs_test_probs = not is_student or (setting, system) == ("single", "TS")  # Fig. 5
         shared: List[Step] = []
         for src in sources:
             shared += [self._convert(src, "train"), self._convert(src, "dev")]
@@ -307,7 +307,6 @@ class _Study:
         exp = _Experiment(
             setting, system, sources, target, seed, shared, [p.path for p in test_probs]
         )
-        weights = None
         if method not in (None, "avg"):
             weights = self._weights(sources, target, method, seed)
             shared.append(weights)
