@@ -1,0 +1,137 @@
+"""The CNN student (configs/student_cnn.cfg): a spaCy tok2vec under the same TokenSoftmax head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from test_ner_component import _train
+from typer.testing import CliRunner
+
+from spacy_tskd.cli import app
+from spacy_tskd.distill.stream import annotate_stream
+from spacy_tskd.distill.teacher_probs import annotate
+
+from conftest import TRAIN_SENTS, make_nlp
+
+CNN_CFG = Path(__file__).parent.parent / "configs" / "student_cnn.cfg"
+TEXTS = [" ".join(w for w, _ in sent) for sent in TRAIN_SENTS]
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_encoder_dir, tmp_path_factory):
+    """A tiny transformer teacher overfit on the 3 synthetic sentences, saved."""
+    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+    docs = []
+    for sent in TRAIN_SENTS:
+        docs.append(Doc(nlp.vocab, words=[w for w, _ in sent], ents=[t for _, t in sent]))
+    _train(nlp, docs, n_iter=80, lr=3e-3)
+    path = tmp_path_factory.mktemp("teacher") / "pipeline"
+    nlp.to_disk(path)
+    return nlp, path
+
+
+def _ents(nlp, text):
+    return [(e.start, e.end, e.label_) for e in nlp(text).ents]
+
+
+def test_cnn_student_learns_the_teacher_from_plain_text_shards(teacher, tmp_path):
+    teacher_nlp, teacher_path = teacher
+    text = tmp_path / "es.txt"
+    text.write_text("\n".join(TEXTS) + "\n", encoding="utf8")
+    annotate_stream(
+        teacher_path=teacher_path,
+        input_path=text,
+        output_dir=tmp_path / "shards",
+        lang="es",
+        shard_size=2,
+        progress=False,
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "distill",
+            str(CNN_CFG),
+            "--output",
+            str(tmp_path / "student"),
+            "--paths.teacher_probs",
+            str(tmp_path / "shards"),
+            "--distill.batch_size",
+            "2",
+            "--distill.epochs",
+            "40",
+            "--distill.heldout",
+            "0",
+            "--distill.warmup_frac",
+            "0",
+            "--distill.log_every",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    assert student.lang == "es" and student.pipe_names == ["tskd_ner"]
+    encoder = student.get_pipe("tskd_ner").model.get_ref("encoder")
+    assert encoder.get_dim("nO") == 256  # the config's tok2vec, no transformer
+    losses = [r["loss"] for r in student.meta["tskd"]["log"]]
+    assert len(losses) == 40 * 2  # shards of 2 and 1 docs, batch 2
+    assert np.mean(losses[-4:]) < 0.1 * np.mean(losses[:4])
+    expected = [_ents(teacher_nlp, t) for t in TEXTS]
+    assert all(expected)
+    # plain strings, tokenised by the student's own (es) tokenizer
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in student.pipe(TEXTS)] == expected
+    probs = [d._.tskd_probs for d in student.pipe(TEXTS + ["", "Lima"])]
+    assert [p.shape for p in probs] == [(5, 7), (5, 7), (5, 7), (0, 7), (1, 7)]
+
+
+def test_cnn_student_from_an_npz_file(teacher, train_docs, tmp_path):
+    _, teacher_path = teacher
+    DocBin(docs=train_docs).to_disk(tmp_path / "target.spacy")
+    annotate(
+        teacher_path=teacher_path,
+        docs_path=tmp_path / "target.spacy",
+        output_path=tmp_path / "probs.npz",
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "distill",
+            str(CNN_CFG),
+            "--output",
+            str(tmp_path / "student"),
+            "--paths.target",
+            str(tmp_path / "target.spacy"),
+            "--paths.teacher_probs",
+            str(tmp_path / "probs.npz"),
+            "--nlp.lang",
+            "xx",
+            "--distill.epochs",
+            "2",
+            "--distill.heldout",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    assert student.lang == "xx"
+    assert student("Anna visited Paris today .")._.tskd_probs.shape == (5, 7)
+
+
+def test_output_layer_starts_at_zero_for_the_cnn_only(tiny_encoder_dir, train_docs):
+    from spacy.util import load_config, load_model_from_config
+
+    labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    config = load_config(CNN_CFG)
+    config["initialize"]["components"]["tskd_ner"] = {"labels": labels}
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp.initialize(lambda: [])
+    probs = nlp("Anna visited Paris today .")._.tskd_probs
+    assert np.allclose(probs, 1 / 7)  # uniform: the softmax does not start saturated
+    # the transformer head keeps thinc's default (Glorot) initialisation
+    transformer = make_nlp(tiny_encoder_dir)
+    transformer.get_pipe("tskd_ner").initialize(lambda: [], labels=labels)
+    weights = transformer.get_pipe("tskd_ner").model.get_ref("output_layer").get_param("W")
+    assert np.abs(weights).max() > 0
