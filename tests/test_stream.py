@@ -488,3 +488,31 @@ def _docbin(tmp_path):
     path = tmp_path / "target.spacy"
     DocBin(docs=[vocab(line.strip()) for line in LINES if line.strip()]).to_disk(path)
     return path
+
+
+def test_several_shard_directories_are_mixed_with_weights(
+    teacher_dir, other_teacher_dir, text_path, tmp_path
+):
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for teacher, out in zip([teacher_dir, other_teacher_dir], dirs):
+        annotate_stream(
+            teacher_path=teacher, input_path=text_path, output_dir=out, shard_size=4, progress=False
+        )
+    vocab = spacy.blank("xx").vocab
+    single = [ShardedTeacherProbs([d]).load(1, vocab) for d in dirs]
+    mixed = ShardedTeacherProbs(dirs, [0.25, 0.75])
+    shard = mixed.load(1, vocab)
+    assert [d.text for d in shard.docs] == [d.text for d in single[0].docs]
+    for i, p in enumerate(shard.probs):
+        assert np.allclose(p, 0.25 * single[0].probs[i] + 0.75 * single[1].probs[i], atol=1e-6)
+    assert mixed.weights == [0.25, 0.75]
+
+    annotate_stream(
+        teacher_path=teacher_dir,
+        input_path=text_path,
+        output_dir=tmp_path / "c",
+        shard_size=5,
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="same --shard-size"):
+        ShardedTeacherProbs([dirs[0], tmp_path / "c"])
