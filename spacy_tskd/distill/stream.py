@@ -171,14 +171,16 @@ def annotate_stream(
         "max_docs": max_docs,
     }
     done = _check_existing(output_dir, run, settings, n_shards, n_docs, input_path)
+    chunk_size = batch_size * CHUNK_BATCHES
 
     if is_docbin:
         stream: Iterator[Tuple[Optional[int], Any]] = (
             (None, d) for d in itertools.islice(doc_bin.get_docs(nlp.vocab), n_docs)
         )
+        tokenizer = None
     else:
-        tokenizer_nlp = spacy.blank(lang)
         stream = itertools.islice(iter_lines(input_path), n_docs)
+        tokenizer = spacy.blank(lang).tokenizer
     base_meta = {
         "format_version": FORMAT_VERSION,
         "teacher_path": str(Path(teacher_path).resolve()),
@@ -189,64 +191,57 @@ def annotate_stream(
         "batch_size": batch_size,
         "spacy_tskd_version": __version__,
     }
-    chunk_size = batch_size * CHUNK_BATCHES
     written: List[int] = []
     n_tokens_total = 0
     with tqdm(total=n_docs, desc="Annotating", unit="doc", disable=not progress) as bar:
         for index in range(n_shards):
             doc_start = index * shard_size
-            doc_end = min(n_docs, doc_start + shard_size)
-            items = itertools.islice(stream, doc_end - doc_start)
+            size = min(n_docs, doc_start + shard_size) - doc_start
+            items = itertools.islice(stream, size)
             if index in done:
                 n_read = sum(1 for _ in items)  # skip ahead: only reads past the lines
                 bar.update(n_read)
                 n_tokens_total += done[index]
             else:
                 shard_start = time.perf_counter()
-                tokens = _ShardBuilder()
-                while True:
-                    chunk = list(itertools.islice(items, chunk_size))
-                    if not chunk:
-                        break
-                    if is_docbin:
-                        docs = [_strip(nlp.vocab, d) for _, d in chunk]
-                    else:
-                        docs = [_strip(nlp.vocab, tokenizer_nlp.tokenizer(t)) for _, t in chunk]
+                shard = _ShardBuilder()
+                for chunk in _chunked(items, chunk_size):
+                    docs = [_strip(nlp.vocab, tokenizer(x) if tokenizer else x) for _, x in chunk]
                     probs = predict_probs(
                         pipe,
                         docs,
                         batch_size=batch_size,
                         component=component,
-                        first_index=doc_start + tokens.n_docs,
+                        first_index=doc_start + shard.n_docs,
                         on_batch=bar.update,
                     )
-                    tokens.add(docs, probs, [number for number, _ in chunk])
-                n_read = tokens.n_docs
-                if n_read == doc_end - doc_start:
+                    shard.add(docs, probs, [number for number, _ in chunk])
+                n_read = shard.n_docs
+                if n_read == size:
                     meta = {
                         **base_meta,
                         "doc_start": doc_start,
-                        "doc_end": doc_end,
-                        "n_docs": n_read,
-                        "n_tokens": tokens.n_tokens,
+                        "doc_end": doc_start + size,
+                        "n_docs": size,
+                        "n_tokens": shard.n_tokens,
                         "shard": {"index": index, "count": n_shards},
                         "stream": {
                             **settings,
                             "input_size": input_path.stat().st_size,
-                            "line_start": tokens.lines[0] if tokens.lines else None,
-                            "line_end": tokens.lines[-1] if tokens.lines else None,
+                            "line_start": shard.lines[0] if shard.lines else None,
+                            "line_end": shard.lines[-1] if shard.lines else None,
                         },
                         "seconds": round(time.perf_counter() - shard_start, 3),
                         "created": _now(),
                     }
-                    tokens.write(shard_path(output_dir, index), labels, meta)
+                    shard.write(shard_path(output_dir, index), labels, meta)
                     written.append(index)
-                    n_tokens_total += tokens.n_tokens
-                del tokens
-            if n_read != doc_end - doc_start:
+                    n_tokens_total += shard.n_tokens
+                del shard  # one shard in memory at a time
+            if n_read != size:
                 raise ValueError(
                     f"{input_path} changed while it was annotated: shard {index} expected "
-                    f"docs {doc_start}..{doc_end - 1} but the input ended after "
+                    f"docs {doc_start}..{doc_start + size - 1} but the input ended after "
                     f"{doc_start + n_read} docs. Rerun the same command."
                 )
     return {
@@ -258,6 +253,14 @@ def annotate_stream(
         "skipped": sorted(done),
         "seconds": round(time.perf_counter() - start_time, 3),
     }
+
+
+def _chunked(items: Iterator[Any], size: int) -> Iterator[List[Any]]:
+    while True:
+        chunk = list(itertools.islice(items, size))
+        if not chunk:
+            return
+        yield chunk
 
 
 class _ShardBuilder:
