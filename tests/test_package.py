@@ -14,7 +14,11 @@ from spacy_tskd.cli import app
 
 GROUPS = {
     "spacy_factories": {"tskd_ner"},
-    "spacy_architectures": {"spacy-tskd.TokenSoftmax.v1", "spacy-tskd.FirstPieceEncoder.v1"},
+    "spacy_architectures": {
+        "spacy-tskd.TokenSoftmax.v1",
+        "spacy-tskd.TokenSoftmax.v2",
+        "spacy-tskd.FirstPieceEncoder.v1",
+    },
     "spacy_batchers": {"spacy-tskd.batch_by_length_buckets.v1"},
     "spacy_scorers": {"spacy-tskd.seqeval_scorer.v1"},
 }
