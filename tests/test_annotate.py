@@ -206,6 +206,12 @@ def test_check_docs_mismatch(teacher_dir, docs_path, tmp_path):
     assert "first mismatching doc index 6" in str(err.value)
     with pytest.raises(ValueError, match=r"stores 7 docs but 8 were given"):
         probs.check_docs(docs + docs[:1])
+    # distill.max_docs: the first N docs of a larger file are fine, a longer list is not
+    probs.check_docs(docs[:-1], prefix=True)
+    with pytest.raises(ValueError, match=r"stores 7 docs but 8 were given"):
+        probs.check_docs(docs + docs[:1], prefix=True)
+    with pytest.raises(ValueError, match=r"doc 2 has 2 tokens"):
+        probs.check_docs(changed[:4], prefix=True)
 
 
 def test_no_partial_file_after_failure(teacher_dir, docs_path, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 from test_ner_component import _train
+from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
@@ -75,7 +76,8 @@ def test_cnn_student_learns_the_teacher_from_plain_text_shards(teacher, tmp_path
     student = spacy.load(tmp_path / "student" / "model-last")
     assert student.lang == "es" and student.pipe_names == ["tskd_ner"]
     encoder = student.get_pipe("tskd_ner").model.get_ref("encoder")
-    assert encoder.get_dim("nO") == 256  # the config's tok2vec, no transformer
+    width = Config().from_disk(CNN_CFG)["components"]["tskd_ner"]["model"]["encoder"]["embed"]
+    assert encoder.get_dim("nO") == width["width"]  # the config's tok2vec, no transformer
     losses = [r["loss"] for r in student.meta["tskd"]["log"]]
     assert len(losses) == 40 * 2  # shards of 2 and 1 docs, batch 2
     assert np.mean(losses[-4:]) < 0.1 * np.mean(losses[:4])

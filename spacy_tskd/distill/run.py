@@ -252,7 +252,7 @@ def _in_memory_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
             "directory written by `annotate INPUT --output-dir DIR`."
         )
     docs = load_target_docs(settings["target"], vocab, int(settings["max_docs"]))
-    teacher.check_docs(docs)
+    teacher.check_docs(docs, prefix=int(settings["max_docs"]) > 0)
     targets = [teacher[i] for i in range(len(docs))]
     n_train = len(docs) - min(int(settings["heldout"]), len(docs) // 5)
     return _TrainingData(

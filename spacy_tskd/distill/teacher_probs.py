@@ -128,10 +128,11 @@ class TeacherProbs:
                 "the teacher and the student must use the same entity types."
             )
 
-    def check_docs(self, docs: Sequence[Any]) -> None:
+    def check_docs(self, docs: Sequence[Any], *, prefix: bool = False) -> None:
         """Raise ValueError unless ``docs`` match the stored docs in number and token counts.
 
         For a shard file, ``docs`` are the docs ``[meta["doc_start"], meta["doc_end"])``.
+        prefix: ``docs`` may be the first N stored docs (``distill.max_docs``).
         """
         docs = list(docs)
         start = int(self.meta.get("doc_start", 0) or 0)
@@ -147,7 +148,7 @@ class TeacherProbs:
                     f"{len(doc)} tokens but the file stores {self.n_tokens_of(i)}{hint}. "
                     "Annotate these docs again with the teacher."
                 )
-        if len(docs) != len(self):
+        if len(docs) > len(self) or (len(docs) < len(self) and not prefix):
             raise ValueError(
                 f"Teacher probabilities {self.path} do not match the docs: the file stores "
                 f"{len(self)} docs but {len(docs)} were given (first mismatching doc index "

@@ -73,6 +73,6 @@ class MixedTeacherProbs:
     def check_labels(self, labels, *, what: str) -> None:
         self.parts[0].check_labels(labels, what=what)
 
-    def check_docs(self, docs) -> None:
+    def check_docs(self, docs, *, prefix: bool = False) -> None:
         for p in self.parts:
-            p.check_docs(docs)
+            p.check_docs(docs, prefix=prefix)
