@@ -202,6 +202,13 @@ def test_report_tables(results, tmp_path):
     assert "| [0.3, 0.4) | 3 | 3 | 100.0 % |" in fig5
     assert "| [0.9, 1.0] | 6 | 3 | 50.0 % |" in fig5
     assert "| all | 15 | 6 | 40.0 % |" in fig5
+    # the recipe found in the results' settings, then the deviations from the paper
+    recipe = _section(text, "## Recipe")
+    assert "source-language (English) dev data only" in recipe
+    rows = [line for line in recipe.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| teacher_sents | target_sents |")
+    assert rows[1].startswith("| – | – |") and "s0" in rows[1]  # settings: {}
+    assert "**Encoder**" in _section(text, "## Deviations from the paper")
 
 
 def test_report_plots(results, tmp_path):
