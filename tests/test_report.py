@@ -266,6 +266,10 @@ def test_report_cli(results, tmp_path):
     text = out.read_text(encoding="utf8")
     assert f"python -m spacy_tskd report {results} --output {out}" in text
     assert (out.parent / "results-single.png").read_bytes().startswith(PNG_SIGNATURE)
+    args = ["report", str(results), "--output", str(out), "--made-by", "spacy project run x"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    top = out.read_text(encoding="utf8").split("## ")[0]
+    assert top.index("spacy project run x") < top.index("python -m spacy_tskd report")
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--output", str(out)])
     assert result.exit_code == 1
     assert "Results directory not found" in result.output

@@ -1,7 +1,8 @@
 """``python -m spacy_tskd report RESULTS_DIR --output docs/results.md``: the results report."""
 
+import shlex
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -17,14 +18,24 @@ def report_cli(
     plots_dir: Optional[Path] = typer.Option(
         None, "--plots-dir", help="Where the PNG charts go (default: the output's folder)."
     ),
+    made_by: Optional[List[str]] = typer.Option(
+        None,
+        "--made-by",
+        help="A command that produced the results, shown at the top (repeatable).",
+    ),
 ) -> None:
     """Write the Markdown report (paper-style tables, per-type F1, Fig. 5) with charts."""
     from wasabi import msg
 
     from ..experiments.report import write_report
 
+    command = shlex.join(
+        ["python", "-m", "spacy_tskd", "report", str(results_dir), "--output", str(output)]
+        + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
+    )
+    command = "\n".join([*(made_by or []), command])
     try:
-        write_report(results_dir=results_dir, output=output, plots_dir=plots_dir)
+        write_report(results_dir=results_dir, output=output, plots_dir=plots_dir, command=command)
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))
         raise typer.Exit(code=1) from None
