@@ -1,6 +1,5 @@
 """``python -m spacy_tskd report RESULTS_DIR --output docs/results.md``: the results report."""
 
-import shlex
 from pathlib import Path
 from typing import List, Optional
 
@@ -29,13 +28,10 @@ def report_cli(
 
     from ..experiments.report import write_report
 
-    command = shlex.join(
-        ["python", "-m", "spacy_tskd", "report", str(results_dir), "--output", str(output)]
-        + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
-    )
-    command = "\n".join([*(made_by or []), command])
     try:
-        write_report(results_dir=results_dir, output=output, plots_dir=plots_dir, command=command)
+        write_report(
+            results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or ()
+        )
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))
         raise typer.Exit(code=1) from None

@@ -139,6 +139,7 @@ def write_report(
     output: PathLike,
     plots_dir: Optional[PathLike] = None,
     command: Optional[str] = None,
+    made_by: Sequence[str] = (),
 ) -> str:
     """Write the Markdown report of every result under ``results_dir``, with plots.
 
@@ -146,6 +147,7 @@ def write_report(
     output (PathLike): The Markdown file to write.
     plots_dir (Optional[PathLike]): Where the PNGs go (default: ``output``'s folder).
     command (Optional[str]): The command shown at the top (default: the CLI line).
+    made_by (Sequence[str]): Commands that produced the results, shown above it.
     RETURNS (str): The Markdown text.
     """
     results_dir, output = Path(results_dir), Path(output)
@@ -155,6 +157,7 @@ def write_report(
             ["python", "-m", "spacy_tskd", "report", str(results_dir), "--output", str(output)]
             + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
         )
+    command = "\n".join([*made_by, command])
     groups, n_files, skipped = load_results(results_dir)
     pngs: Dict[str, bytes] = {}
 
