@@ -235,3 +235,19 @@ def test_multi_from_stored_probs(study):
     assert avg["ents_f"] == pytest.approx(
         _result(tmp, "multi-MT-avg-de+en-es-seed0", "multi")["scores"]["ents_f"]
     )
+
+
+def test_systems_select_part_of_the_study(study):
+    tmp, run = study["tmp"], study["run"]
+    result = run("--only", "single", "--systems", "MT", results="only-mt")
+    assert result.exit_code == 0, result.output
+    assert _ran(result.output) == ["single-MT-en-es-seed0"]
+    assert "1 results selected" in result.output
+    assert [p.name for p in (tmp / "only-mt").iterdir()] == ["single-MT-en-es-seed0.json"]
+
+
+def test_unknown_system_is_refused(study):
+    result = study["run"]("--systems", "TS,KD", results="bad-system")
+    assert result.exit_code == 1
+    assert "Unknown system(s) KD" in result.output
+    assert "MT, TS, HL, MT-avg" in result.output

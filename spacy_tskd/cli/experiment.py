@@ -84,6 +84,9 @@ def reproduce_cli(
     results: Path = typer.Option(..., "--results", help="Folder for one result JSON per run"),
     seeds: str = typer.Option("0,1,2", help="Seeds, e.g. 0,1,2 (a subset spreads the study)"),
     only: str = typer.Option("all", help="all, single or multi"),
+    systems: str = typer.Option(
+        "all", help="Systems to run, e.g. TS,MT-avg (MT, TS, HL, MT-avg, ..., TS-l2) or all"
+    ),
     targets: str = typer.Option("es,nl,de", help="Target languages"),
     data_dir: str = typer.Option("../shared/data", help="Folder with {conll}/{lang}/*.txt"),
     conll: str = typer.Option("conll", help="Sub-folder of data_dir: conll or conll_tsl"),
@@ -116,6 +119,7 @@ def reproduce_cli(
             targets=_csv(targets),
             seeds=_ints(seeds, "--seeds"),
             only=only,
+            systems=() if systems == "all" else _csv(systems),
             teacher_sents=teacher_sents,
             target_sents=target_sents,
             test_sents=test_sents,

@@ -75,8 +75,8 @@ _ARTIFACT_SETTINGS = _DATA_SETTINGS + (
 class ReproduceSettings:
     """The study's settings; sizes of 0 keep every sentence (the full data).
 
-    ``seeds``, ``targets`` and ``only`` select a part of the study, so it can be
-    spread over several runs into the same folders.
+    ``seeds``, ``targets``, ``only`` and ``systems`` (empty = every system) select
+    a part of the study, so it can be spread over several runs into the same folders.
     """
 
     data_dir: str = "../shared/data"
@@ -87,6 +87,7 @@ class ReproduceSettings:
     targets: Sequence[str] = ("es", "nl", "de")
     seeds: Sequence[int] = (0, 1, 2)
     only: str = "all"
+    systems: Sequence[str] = ()
     teacher_sents: int = 0
     target_sents: int = 0
     test_sents: int = 0
@@ -279,14 +280,17 @@ class _Study:
         if s.only in ("all", "single"):
             for target in s.targets:
                 if target != s.single_source:
-                    for system in SINGLE_SYSTEMS:
+                    for system in self._systems(SINGLE_SYSTEMS):
                         plan.append(self._plan("single", system, [s.single_source], target, seed))
         if s.only in ("all", "multi"):
             for target in s.targets:
                 sources = sorted(lang for lang in s.languages if lang != target)
-                for system in MULTI_SYSTEMS:
+                for system in self._systems(MULTI_SYSTEMS):
                     plan.append(self._plan("multi", system, sources, target, seed))
         return plan
+
+    def _systems(self, systems: Sequence[str]) -> List[str]:
+        return [x for x in systems if not self.s.systems or x in self.s.systems]
 
     def _plan(
         self, setting: str, system: str, sources: List[str], target: str, seed: int
@@ -522,6 +526,12 @@ def _result_status(path: Path, config_sha256: str) -> Tuple[str, str]:
 def _check_settings(s: ReproduceSettings) -> None:
     if s.only not in ONLY:
         raise ValueError(f"only must be one of {', '.join(ONLY)}, got {s.only!r}.")
+    unknown = [x for x in s.systems if x not in SINGLE_SYSTEMS + MULTI_SYSTEMS]
+    if unknown:
+        raise ValueError(
+            f"Unknown system(s) {', '.join(unknown)}: choose from "
+            f"{', '.join(SINGLE_SYSTEMS + MULTI_SYSTEMS)} (comma-separated), or all."
+        )
     if not s.seeds:
         raise ValueError("No seeds given (e.g. --seeds 0,1,2).")
     if not s.targets:
