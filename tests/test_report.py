@@ -103,7 +103,7 @@ def test_merge_bins_sums_and_checks_edges():
 TS_ES = [0.66, 0.665, 0.672]  # three seeds of single-source TS on es
 
 
-def _result(setting, system, target, seed, f, *, sources=None, fig5=None):
+def _result(setting, system, target, seed, f, *, sources=None, fig5=None, steps=None):
     if sources is None:
         sources = (
             ["en"] if setting == "single" else [x for x in ("de", "en", "es", "nl") if x != target]
@@ -134,6 +134,8 @@ def _result(setting, system, target, seed, f, *, sources=None, fig5=None):
     }
     if fig5 is not None:
         data["fig5"] = fig5
+    if steps is not None:
+        data["steps"] = steps
     return data
 
 
@@ -147,9 +149,13 @@ def results(tmp_path):
     d = tmp_path / "results"
     bins = correction_bins(gold=GOLD, teacher_probs=PROBS, labels=LABELS, student=STUDENT)
     for seed, f in enumerate(TS_ES):
-        _write(
-            d / "single", f"ts-es-{seed}.json", _result("single", "TS", "es", seed, f, fig5=bins)
-        )
+        steps = {
+            "convert es train -> unlabeled": None,  # made before: not timed by this run
+            f"teacher en seed{seed}": 1500.0 + seed,
+            f"student single-TS-en-es-seed{seed}": 700.0,
+        }
+        data = _result("single", "TS", "es", seed, f, fig5=bins, steps=steps)
+        _write(d / "single", f"ts-es-{seed}.json", data)
     for target, f in (("es", 0.62), ("nl", 0.67), ("de", 0.58)):
         _write(d / "single", f"mt-{target}.json", _result("single", "MT", target, 0, f))
     _write(d / "multi", "ts-sim-de.json", _result("multi", "TS-sim", "de", 0, 0.6))
@@ -209,6 +215,23 @@ def test_report_tables(results, tmp_path):
     assert rows[0].startswith("| teacher_sents | target_sents |")
     assert rows[1].startswith("| – | – |") and "s0" in rows[1]  # settings: {}
     assert "**Encoder**" in _section(text, "## Deviations from the paper")
+
+
+def test_report_step_times(results, tmp_path):
+    # MT on es shares the seed-0 teacher with TS: its time is shown once
+    mt = _result("single", "MT", "es", 0, 0.62, steps={"teacher en seed0": 1500.0})
+    _write(results / "single", "mt-es.json", mt)
+    with pytest.warns(UserWarning):
+        text = write_report(results_dir=results, output=tmp_path / "r.md", command="x")
+    section = _section(text, "## Wall time per step")
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    assert rows[:2] == [
+        "| teacher en seed0 | 1,500.0 | cpu |",
+        "| teacher en seed1 | 1,501.0 | cpu |",
+    ]
+    assert rows[3:] == [f"| student single-TS-en-es-seed{i} | 700.0 | cpu |" for i in range(3)]
+    assert "convert" not in section
+    assert "6 steps, 6,603 s in all" in section
 
 
 def test_report_plots(results, tmp_path):

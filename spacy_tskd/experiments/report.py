@@ -199,6 +199,7 @@ def write_report(
     lines += _per_type_section(groups)
     lines += _fig5_section(groups, figure)
     lines += _all_results_section(groups)
+    lines += _step_times_section(groups)
     lines += _recipe_section(groups)
     lines += ["## Deviations from the paper", "", *(f"* {d}" for d in DEVIATIONS), ""]
     for path, data in pngs.items():
@@ -517,6 +518,42 @@ def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
         "wall s (mean)",
     ]
     return ["## All results", "", *_md_table(head, rows), ""]
+
+
+STEP_KINDS = ("teacher", "annotate", "weights", "student", "predict", "convert", "score")
+
+
+def _step_times_section(groups: Dict[GroupKey, Group]) -> List[str]:
+    """Every step's measured wall time, once per step (results share steps)."""
+    times: Dict[Tuple[str, str], float] = {}
+    for g in groups.values():
+        for run in g.runs.values():
+            device = str((run.get("hardware") or {}).get("device", "?"))
+            for step, seconds in (run.get("steps") or {}).items():
+                if seconds is not None:  # None: made before the run that recorded it
+                    times.setdefault((step, device), float(seconds))
+    if not times:
+        return []
+
+    def order(item: Tuple[Tuple[str, str], float]):
+        (step, device), _ = item
+        kind = step.split(" ", 1)[0]
+        rank = STEP_KINDS.index(kind) if kind in STEP_KINDS else len(STEP_KINDS)
+        return rank, step, device
+
+    rows = [
+        [step, f"{sec:,.1f}", device] for (step, device), sec in sorted(times.items(), key=order)
+    ]
+    return [
+        "## Wall time per step",
+        "",
+        "Each step of the study timed once where it ran (results that share a step share "
+        f"its time); {len(times)} steps, {sum(times.values()):,.0f} s in all. "
+        "Hardware is in the result files (`hardware`).",
+        "",
+        *_md_table(["step", "seconds", "device"], rows),
+        "",
+    ]
 
 
 # Recipe keys of a result's ``settings`` shown in the report (see experiments/reproduce.py).
