@@ -217,6 +217,20 @@ def test_report_tables(results, tmp_path):
     assert "**Encoder**" in _section(text, "## Deviations from the paper")
 
 
+def test_report_source_weights(results, tmp_path):
+    sim = _result("multi", "MT-sim", "es", 0, 0.64)
+    sim["alpha"] = {"nl": 0.5, "de": 0.25, "en": 0.25}
+    _write(results / "multi", "mt-sim-es.json", sim)
+    avg = _result("multi", "MT-avg", "es", 0, 0.64)
+    avg["alpha"] = {"de": 1 / 3, "en": 1 / 3, "nl": 1 / 3}
+    _write(results / "multi", "mt-avg-es.json", avg)
+    with pytest.warns(UserWarning):
+        text = write_report(results_dir=results, output=tmp_path / "r.md", command="x")
+    rows = [line for line in _section(text, "## Source weights").splitlines() if "| " in line]
+    # uniform avg rows are left out; TS-sim de (fixture) has no alpha
+    assert rows[1:] == ["| es | MT-sim | 0 | de 0.250, en 0.250, nl 0.500 |"]
+
+
 def test_report_step_times(results, tmp_path):
     # MT on es shares the seed-0 teacher with TS: its time is shown once
     mt = _result("single", "MT", "es", 0, 0.62, steps={"teacher en seed0": 1500.0})

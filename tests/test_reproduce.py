@@ -214,6 +214,15 @@ def test_multi_from_stored_probs(study):
         assert SCHEMA <= set(data) and "fig5" not in data
         assert data["setting"] == "multi" and data["sources"] == ["de", "en"]
         assert 0.0 <= data["scores"]["ents_f"] <= 1.0
+        assert list(data["alpha"]) == ["de", "en"]
+        assert sum(data["alpha"].values()) == pytest.approx(1.0)
+        if system.endswith("avg"):
+            assert data["alpha"] == {"de": 0.5, "en": 0.5}
+    sim = json.loads((tmp / "out/weights/es-sim-seed0.json").read_text(encoding="utf8"))
+    for system in ("MT-sim", "TS-sim"):
+        alpha = _result(tmp, f"multi-{system}-de+en-es-seed0", "multi")["alpha"]
+        assert [alpha[src] for src in sim["sources"]] == pytest.approx(sim["alpha"])
+    assert "alpha" not in _result(tmp, "single-MT-en-es-seed0")
     assert len(list((tmp / "multi").iterdir())) == len(systems)
     # sim is fitted per seed, cosine and l2 once per target
     assert sorted(p.name for p in (tmp / "out/weights").glob("*.json")) == [

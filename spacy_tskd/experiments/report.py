@@ -198,6 +198,7 @@ def write_report(
         lines += _table_section(spec, groups, figure)
     lines += _per_type_section(groups)
     lines += _fig5_section(groups, figure)
+    lines += _weights_section(groups)
     lines += _all_results_section(groups)
     lines += _step_times_section(groups)
     lines += _recipe_section(groups)
@@ -518,6 +519,31 @@ def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
         "wall s (mean)",
     ]
     return ["## All results", "", *_md_table(head, rows), ""]
+
+
+def _weights_section(groups: Dict[GroupKey, Group]) -> List[str]:
+    """The source weights α each weighted multi-source result used (avg is uniform)."""
+    rows = []
+    for key in sorted(groups, key=_sort_key):
+        setting, system, sources, target = key
+        if setting != "multi" or system.endswith("-avg"):
+            continue
+        for seed in groups[key].seeds:
+            alpha = groups[key].runs[seed].get("alpha")
+            if alpha:
+                shown = ", ".join(f"{src} {float(alpha[src]):.3f}" for src in sorted(alpha))
+                rows.append([target, system, str(seed), shown])
+    if not rows:
+        return []
+    return [
+        "## Source weights",
+        "",
+        "α over the sources as used by each weighted multi-source result (MT: the "
+        "ensemble; TS: the student's soft targets). avg is uniform.",
+        "",
+        *_md_table(["target", "system", "seed", "α"], rows),
+        "",
+    ]
 
 
 STEP_KINDS = ("teacher", "annotate", "weights", "student", "predict", "convert", "score")

@@ -136,7 +136,8 @@ def run_reproduce(
          "ents_per_type": {TYPE: {"p", "r", "f"}}} (fractions), "encoder": {"name",
          "sha256"}, "config_sha256", "wall_seconds" (this experiment's own steps),
          "steps": {step: seconds (null: ran before steps were logged)}, "hardware",
-         "created", "spacy_tskd_version", "settings", "fig5" (single-source TS only)}
+         "created", "spacy_tskd_version", "settings", "fig5" (single-source TS only),
+         "alpha" (multi-source only: {source: weight}, as used)}
 
     ``config_sha256`` hashes the config files' text, the overrides of every
     teacher and student involved (paths relative to ``out_dir``), the data sizes,
@@ -449,6 +450,14 @@ class _Study:
         }
         if fig5 is not None:
             result["fig5"] = fig5
+        if exp.setting == "multi":
+            # the source weights the ensemble (MT) or the student's targets (TS) used
+            weights = (
+                load_weights(exp.weights, sources=exp.sources)["alpha"]
+                if exp.weights is not None
+                else [1.0 / len(exp.sources)] * len(exp.sources)
+            )
+            result["alpha"] = dict(zip(exp.sources, map(float, weights)))
         return result
 
     def hardware(self) -> Dict[str, Any]:
