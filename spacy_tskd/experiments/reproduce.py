@@ -391,19 +391,19 @@ class _Study:
         for step in exp.shared:
             self.log.ensure(step)
         own: List[str] = []
+        # the source weights: of the ensemble (MT) or of the student's soft targets (TS)
+        weights = None
+        if exp.weights is not None:
+            weights = [float(a) for a in load_weights(exp.weights, sources=exp.sources)["alpha"]]
+        elif exp.setting == "multi":
+            weights = [1.0 / len(exp.sources)] * len(exp.sources)
         if exp.student is not None and exp.predict is not None:
             for step in (exp.student, exp.predict):
                 self.log.ensure(step)
                 own.append(step.what)
             probs_paths, alpha = [exp.predict.path], None
         else:
-            probs_paths = exp.test_probs
-            if exp.system == "MT-avg":
-                alpha = [1.0 / len(probs_paths)] * len(probs_paths)
-            elif exp.weights is not None:
-                alpha = load_weights(exp.weights, sources=exp.sources)["alpha"]
-            else:
-                alpha = None
+            probs_paths, alpha = exp.test_probs, weights
         test = self.corpus / exp.target / "test.spacy"
         score_step = f"score {exp.name}"
         start = time.perf_counter()
@@ -450,14 +450,8 @@ class _Study:
         }
         if fig5 is not None:
             result["fig5"] = fig5
-        if exp.setting == "multi":
-            # the source weights the ensemble (MT) or the student's targets (TS) used
-            weights = (
-                load_weights(exp.weights, sources=exp.sources)["alpha"]
-                if exp.weights is not None
-                else [1.0 / len(exp.sources)] * len(exp.sources)
-            )
-            result["alpha"] = dict(zip(exp.sources, map(float, weights)))
+        if weights is not None:
+            result["alpha"] = dict(zip(exp.sources, weights))
         return result
 
     def hardware(self) -> Dict[str, Any]:
