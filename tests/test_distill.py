@@ -159,3 +159,21 @@ def test_label_order_mismatch(teacher_and_target, tiny_encoder_dir):
     )
     assert result.exit_code == 1
     assert "probs.npz" in result.output and "label" in result.output.lower()
+
+
+def test_same_seed_gives_the_same_student(teacher_and_target, tiny_encoder_dir, train_docs):
+    """The seed fixes the output layer's initialisation, dropout and batch order."""
+    _, tmp_path = teacher_and_target
+    words = [[t.text for t in d] for d in train_docs]
+
+    def student_probs(seed: str):
+        result = _distill(
+            tmp_path, tiny_encoder_dir, "--distill.epochs", "2", "--distill.seed", seed
+        )
+        assert result.exit_code == 0, result.output
+        nlp = spacy.load(tmp_path / "student" / "model-last")
+        return nlp.get_pipe("tskd_ner").predict([Doc(nlp.vocab, words=w) for w in words])
+
+    first, again, other = student_probs("0"), student_probs("0"), student_probs("1")
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))

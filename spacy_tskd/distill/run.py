@@ -115,7 +115,7 @@ def distill(
 ) -> Path:
     """Train a student pipeline; returns ``output_path/model-last``."""
     import spacy
-    from spacy.util import load_config, load_model_from_config, registry
+    from spacy.util import fix_random_seed, load_config, load_model_from_config, registry
     from tqdm import tqdm
 
     import spacy_tskd.pipeline.ner  # noqa: F401  (registers component and layers)
@@ -153,6 +153,9 @@ def distill(
     teacher.check_labels(list(own_labels), what="the student's label order")
     config["initialize"]["components"][component] = {"labels": list(own_labels)}
 
+    # The seed fixes the output layer's initial weights, the encoder's dropout and
+    # the batch order: the same config and targets give the same student.
+    fix_random_seed(int(settings["seed"]))
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     batch_size, epochs = int(settings["batch_size"]), int(settings["epochs"])
     if all(sharded):
