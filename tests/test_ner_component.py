@@ -83,6 +83,7 @@ def test_stray_inside_tag_decoded_as_entity(tiny_encoder_dir, train_docs):
     nlp = make_nlp(tiny_encoder_dir)
     nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
     ner = nlp.get_pipe("tskd_ner")
+    ner.decode = "argmax"
     doc = nlp.make_doc("Anna met Boris Lima")
     probs = np.zeros((4, 7), dtype=np.float32)
     for i, tag in enumerate(["I-PER", "O", "I-PER", "I-LOC"]):
@@ -93,6 +94,31 @@ def test_stray_inside_tag_decoded_as_entity(tiny_encoder_dir, train_docs):
         ("Boris", "PER"),
         ("Lima", "LOC"),
     ]
+
+
+def test_viterbi_decode_is_the_default_and_switchable(tiny_encoder_dir, train_docs, tmp_path):
+    nlp = make_nlp(tiny_encoder_dir)
+    _train(nlp, train_docs, n_iter=1)
+    ner = nlp.get_pipe("tskd_ner")
+    assert ner.decode == "viterbi" and nlp.config["components"]["tskd_ner"]["decode"] == "viterbi"
+    doc = nlp.make_doc("Anna met Boris")
+    probs = np.full((3, 7), 0.01, dtype=np.float32)
+    probs[0, ner.labels.index("B-PER")] = 0.4
+    probs[0, ner.labels.index("O")] = 0.5
+    probs[1, ner.labels.index("I-PER")] = 0.9  # I-PER after the argmax O: invalid BIO
+    probs[2, ner.labels.index("O")] = 0.9
+    ner.set_annotations([doc], [probs])
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 2, "PER")]
+    ner.decode = "argmax"
+    ner.set_annotations([doc], [probs])
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "PER")]
+    # the setting lives in the pipeline's config: saved, and switchable when loading
+    nlp.to_disk(tmp_path / "p")
+    assert spacy.load(tmp_path / "p").get_pipe("tskd_ner").decode == "viterbi"
+    cfg = {"components": {"tskd_ner": {"decode": "argmax"}}}
+    assert spacy.load(tmp_path / "p", config=cfg).get_pipe("tskd_ner").decode == "argmax"
+    with pytest.raises(ValueError, match="Unknown decode 'best'"):
+        spacy.load(tmp_path / "p", config={"components": {"tskd_ner": {"decode": "best"}}})
 
 
 def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from typing import List, Optional
 
 import typer
 
+from ..data.decode import DEFAULT_DECODE
 from ._app import app
 
 
@@ -23,6 +24,9 @@ def evaluate_cli(
     system: Optional[str] = typer.Option(
         None, "--system", help="Name of this system in result tables (e.g. MT, TS, HL)."
     ),
+    decode: Optional[str] = typer.Option(
+        None, "--decode", help="argmax or viterbi (default: the pipeline's own setting)."
+    ),
 ) -> None:
     """Score a pipeline's entities on gold data (seqeval, conlleval mode)."""
     from wasabi import msg
@@ -39,6 +43,7 @@ def evaluate_cli(
             gpu_id=gpu_id,
             update_meta=update_meta,
             system=system,
+            decode=decode,
         )
     except (FileNotFoundError, ValueError) as err:
         msg.fail(str(err))
@@ -65,6 +70,9 @@ def evaluate_ensemble_cli(
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write scores JSON."),
     system: str = typer.Option("MT-ensemble", "--system", help="Row name in result tables."),
+    decode: str = typer.Option(
+        DEFAULT_DECODE, "--decode", help="argmax or viterbi (as the tskd_ner component)."
+    ),
 ) -> None:
     """Multi-source MT: score the α-weighted ensemble of the teachers on gold data."""
     import json
@@ -87,6 +95,7 @@ def evaluate_ensemble_cli(
             alpha=alpha_values,
             output=output,
             system=system,
+            decode=decode,
         )
     except (FileNotFoundError, ValueError, KeyError) as err:
         msg.fail(str(err))

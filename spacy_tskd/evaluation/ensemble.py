@@ -1,7 +1,8 @@
 """Direct model transfer with several teachers: the α-weighted ensemble (multi-source MT).
 
-Every teacher predicts probabilities on the target test docs; the prediction is the
-argmax of Σ_k α_k p_k per token, decoded to entities like ``tskd_ner`` does.
+Every teacher predicts probabilities on the target test docs; Σ_k α_k p_k per token
+is decoded to entities by the same code as ``tskd_ner`` (:mod:`..data.decode`:
+``argmax`` or BIO-constrained ``viterbi``).
 :func:`evaluate_ensemble` runs the teacher pipelines; :func:`evaluate_stored_probs`
 scores probabilities stored by ``annotate`` on the test docs, so teachers that
 already annotated the test set need not be loaded again.
@@ -17,28 +18,22 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..data.decode import DEFAULT_DECODE, decode_bio
 from ..util import PathLike, atomic_write_text
 
 
-def argmax_bio(probs: Sequence[np.ndarray], labels: Sequence[str]) -> List[List[str]]:
-    """BIO tags of each token's most probable label, per doc, with the conlleval
-    repair of stray ``I-`` that ``tskd_ner`` applies when it sets ``doc.ents``."""
-    from ..data.bio import bio_to_spans, spans_to_bio
-
-    labels = list(labels)
-    return [
-        spans_to_bio(bio_to_spans([labels[i] for i in p.argmax(axis=1)]), len(p)) for p in probs
-    ]
-
-
 def score_probs(
-    *, gold: Sequence[Sequence[str]], probs: Sequence[np.ndarray], labels: Sequence[str]
+    *,
+    gold: Sequence[Sequence[str]],
+    probs: Sequence[np.ndarray],
+    labels: Sequence[str],
+    decode: str = DEFAULT_DECODE,
 ) -> Dict[str, Any]:
-    """:func:`~.scorer.score_bio` of the argmax of per-doc probabilities (columns in
-    the order ``labels``) against per-doc gold tags."""
+    """:func:`~.scorer.score_bio` of per-doc probabilities (columns in the order
+    ``labels``), decoded with ``decode``, against per-doc gold tags."""
     from .scorer import score_bio
 
-    return score_bio(gold, argmax_bio(probs, labels))
+    return score_bio(gold, decode_bio(probs, labels, decode))
 
 
 def read_gold_bio(data_path: PathLike) -> List[List[str]]:
@@ -95,6 +90,7 @@ def evaluate_stored_probs(
     alpha: Optional[Sequence[float]] = None,
     output: Optional[PathLike] = None,
     system: Optional[str] = None,
+    decode: str = DEFAULT_DECODE,
 ) -> Dict[str, Any]:
     """Score the argmax of Σ_k α_k p_k of stored probabilities on the gold docs of
     ``data_path`` (one file: that teacher's MT; several: the MT ensemble). Returns
@@ -106,8 +102,9 @@ def evaluate_stored_probs(
         raise ValueError(
             f"{probs_paths[0]} does not match the tokens of {data_path}: annotate it again."
         )
-    result: Dict[str, Any] = dict(score_probs(gold=gold, probs=probs, labels=labels))
+    result: Dict[str, Any] = dict(score_probs(gold=gold, probs=probs, labels=labels, decode=decode))
     result.update(
+        decode=decode,
         probs=[str(p) for p in probs_paths],
         alpha=None if alpha is None else [float(a) for a in alpha],
         data=str(data_path),
@@ -154,6 +151,7 @@ def evaluate_ensemble(
     output: Optional[PathLike] = None,
     system: str = "MT-ensemble",
     batch_size: int = 64,
+    decode: str = DEFAULT_DECODE,
 ) -> Dict[str, Any]:
     """Score the α-weighted teacher ensemble on gold docs (uniform α when None)."""
     import spacy
@@ -172,9 +170,10 @@ def evaluate_ensemble(
     mixed, labels = ensemble_predict(teachers, docs, alpha, batch_size=batch_size)
     seconds = time.perf_counter() - start
     result: Dict[str, Any] = dict(
-        score_probs(gold=[doc_to_bio(d) for d in gold], probs=mixed, labels=labels)
+        score_probs(gold=[doc_to_bio(d) for d in gold], probs=mixed, labels=labels, decode=decode)
     )
     result.update(
+        decode=decode,
         system=system,
         teachers=[str(p) for p in teacher_paths],
         alpha=[float(a) for a in alpha],
@@ -197,7 +196,6 @@ def _sha256(path: Path) -> str:
 
 
 __all__ = [
-    "argmax_bio",
     "ensemble_predict",
     "evaluate_ensemble",
     "evaluate_stored_probs",

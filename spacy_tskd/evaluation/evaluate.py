@@ -20,6 +20,7 @@ def evaluate(
     gpu_id: int = -1,
     update_meta: bool = False,
     system: Optional[str] = None,
+    decode: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Run the pipeline at ``pipeline_path`` on the words of the gold DocBin at
     ``data_path`` and score its entities with seqeval (conlleval mode).
@@ -30,7 +31,8 @@ def evaluate(
     ``n_docs``, ``n_words`` and ``words_per_second``; writes the same dict as
     JSON to ``output`` (atomically) when given. ``update_meta`` also writes the
     scores into the ``performance`` block of the pipeline's ``meta.json`` (as
-    ``spacy evaluate`` reports them); ``system`` names the row in result tables.
+    ``spacy evaluate`` reports them); ``system`` names the row in result tables;
+    ``decode`` (``argmax``/``viterbi``) replaces the ``tskd_ner`` components' own.
     """
     import spacy
     from spacy.tokens import Doc, DocBin
@@ -47,6 +49,7 @@ def evaluate(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(pipeline_path)
+    decoders = set_decode(nlp, decode)
 
     try:
         gold_docs = list(DocBin().from_disk(data_path).get_docs(nlp.vocab))
@@ -79,6 +82,8 @@ def evaluate(
         n_words=n_words,
         words_per_second=n_words / seconds if seconds > 0 else 0.0,
     )
+    if decoders:
+        result["decode"] = decoders[0] if len(set(decoders)) == 1 else decoders
     if system is not None:
         result["system"] = system
     if update_meta:
@@ -86,6 +91,18 @@ def evaluate(
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
+
+
+def set_decode(nlp, decode: Optional[str] = None) -> list:
+    """Set ``decode`` on every ``tskd_ner`` component (None: keep theirs); return them all."""
+    from ..data.decode import check_decoder
+
+    pipes = [pipe for _, pipe in nlp.pipeline if hasattr(pipe, "decode")]
+    if decode is not None:
+        check_decoder(decode)
+        for pipe in pipes:
+            pipe.decode = decode
+    return [pipe.decode for pipe in pipes]
 
 
 def _update_meta(pipeline_path: Path, scores: Dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ def collect_scores(metrics_dir: PathLike) -> List[Dict]:
 def format_table(rows: List[Dict]) -> str:
     """Markdown table: system, data, docs, P, R, F1 and per-type F1."""
     types = sorted({t for r in rows for t in r.get("ents_per_type", {})})
-    head = ["system", "evaluated on", "docs", "P", "R", "F1"] + [f"F1 {t}" for t in types]
+    head = ["system", "evaluated on", "docs", "decode", "P", "R", "F1"] + [f"F1 {t}" for t in types]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         per = r.get("ents_per_type", {})
@@ -32,6 +32,7 @@ def format_table(rows: List[Dict]) -> str:
             r["system"],
             str(r.get("data", "")),
             str(r.get("n_docs", "")),
+            str(r.get("decode", "–")),
             f"{100 * r['ents_p']:.2f}",
             f"{100 * r['ents_r']:.2f}",
             f"**{100 * r['ents_f']:.2f}**",

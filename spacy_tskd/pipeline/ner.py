@@ -1,9 +1,10 @@
 """The ``tskd_ner`` component: token-softmax NER that can be a teacher and a student.
 
 The model gives one row of logits per token over the BIO labels. ``predict``
-returns probabilities (softmax); ``set_annotations`` decodes the argmax tags to
-``doc.ents`` the way conlleval reads BIO (a stray ``I-X`` after ``O`` starts an
-entity) and keeps the probabilities in ``doc._.tskd_probs`` for later steps.
+returns probabilities (softmax); ``set_annotations`` decodes them to ``doc.ents``
+with the component's ``decode`` (:mod:`spacy_tskd.data.decode`: ``argmax``, read
+the way conlleval reads BIO, or BIO-constrained ``viterbi``) and keeps the
+probabilities in ``doc._.tskd_probs`` for later steps.
 
 Labels are collected from the training data in ``initialize`` and kept in the
 fixed order ``O, B-T1, I-T1, B-T2, I-T2, ...`` with types sorted
@@ -26,7 +27,8 @@ from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats2d
 
 from ..architectures import first_piece_encoder, token_softmax  # noqa: F401 (registers)
-from ..data.bio import bio_label_order, bio_to_spans, split_tag
+from ..data.bio import bio_label_order, split_tag
+from ..data.decode import DEFAULT_DECODE, check_decoder, decode_spans
 from . import losses as tskd_losses
 from .scoring import make_seqeval_scorer  # noqa: F401 (registers the scorer)
 
@@ -53,6 +55,7 @@ if not Doc.has_extension("tskd_probs"):
     default_config={
         "model": DEFAULT_MODEL,
         "distill_loss": "mse",
+        "decode": DEFAULT_DECODE,
         "scorer": {"@scorers": "spacy-tskd.seqeval_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -62,6 +65,7 @@ def make_tskd_ner(
     name: str,
     model: Model[List[Doc], List[Floats2d]],
     distill_loss: str,
+    decode: str,
     scorer: Optional[Callable],
 ) -> "TokenSoftmaxNER":
     """Create a ``tskd_ner`` component.
@@ -71,9 +75,13 @@ def make_tskd_ner(
     distill_loss (str): Loss used by ``distill``: ``"mse"`` (the paper),
         ``"hard"`` (cross-entropy on the teacher's argmax: the HL ablation) or
         ``"soft_ce"`` (cross-entropy on the teacher's distribution).
+    decode (str): ``"viterbi"`` (BIO-constrained; the default, chosen on English
+        dev data) or ``"argmax"`` (the paper's).
     scorer (Optional[Callable]): Scoring method (seqeval, conlleval mode).
     """
-    return TokenSoftmaxNER(nlp.vocab, model, name, distill_loss=distill_loss, scorer=scorer)
+    return TokenSoftmaxNER(
+        nlp.vocab, model, name, distill_loss=distill_loss, decode=decode, scorer=scorer
+    )
 
 
 class TokenSoftmaxNER(TrainablePipe):
@@ -86,6 +94,7 @@ class TokenSoftmaxNER(TrainablePipe):
         name: str = "tskd_ner",
         *,
         distill_loss: str = "mse",
+        decode: str = DEFAULT_DECODE,
         scorer: Optional[Callable] = None,
     ) -> None:
         if distill_loss not in tskd_losses.DISTILL_LOSSES:
@@ -97,6 +106,9 @@ class TokenSoftmaxNER(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        # decode is a setting of the pipeline's config (not of cfg, which from_disk
+        # restores), so `spacy.load(path, config=...)` can switch it
+        self.decode = check_decoder(decode)
         self.cfg: Dict = {"labels": [], "distill_loss": distill_loss}
 
     # -- labels ---------------------------------------------------------------
@@ -128,12 +140,12 @@ class TokenSoftmaxNER(TrainablePipe):
         return [tskd_losses.softmax(self.model.ops.to_numpy(z)) for z in logits]
 
     def set_annotations(self, docs: Iterable[Doc], probs: Sequence[Floats2d]) -> None:
-        """Set ``doc.ents`` from the argmax tags and keep ``doc._.tskd_probs``."""
+        """Set ``doc.ents`` with the component's decoder and keep ``doc._.tskd_probs``."""
         labels = self.labels
         for doc, p in zip(docs, probs):
             p = np.asarray(p, dtype=np.float32)
-            tags = [labels[i] for i in p.argmax(axis=1)] if len(p) else []
-            doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in bio_to_spans(tags)]
+            spans = decode_spans(p, labels, self.decode)
+            doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in spans]
             doc._.tskd_probs = p
 
     # -- teacher training -----------------------------------------------------
