@@ -398,3 +398,69 @@ def test_cli_fit_and_show(corpora, tiny_encoder_dir, tmp_path):
         + [str(corpora["target"]), "--method", "bogus", "--output", str(out2)],
     )
     assert result.exit_code == 1 and "Unknown weighting method" in result.output
+
+
+@pytest.mark.parametrize("method", ["sim", "sim-fixed", "cosine", "l2"])
+def test_every_scheme_prefers_the_source_sharing_the_target_vocabulary(
+    method, corpora, tiny_encoder_dir, tmp_path
+):
+    # the target is written in language a's words, disjoint from language b's
+    data = _fit(corpora, tiny_encoder_dir, tmp_path, method=method)
+    assert data["method"] == method
+    assert data["alpha"][0] > data["alpha"][1], data["alpha"]
+    assert data["params"]["tau"] > 0
+
+
+def test_cosine_and_l2_score_every_target_sentence():
+    from spacy_tskd.weighting.similarity import compute_alpha, similarity_values
+
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(3, 16))
+    # target sentences each close to one of the prototypes: per-sentence scores vary
+    target = np.concatenate([mu[k] + 0.3 * rng.normal(size=(10, 16)) for k in (0, 0, 1, 2)])
+    for method in ("cosine", "l2"):
+        values = similarity_values(method, target, mu)
+        assert values.shape == (40, 3)
+        alpha, tau = compute_alpha(method, target, mu=mu)
+        # τ is the population variance of all n × K scores; α the mean of the row softmaxes
+        assert tau == pytest.approx(values.var())
+        rows = np.exp(values / tau) / np.exp(values / tau).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(alpha, rows.mean(axis=0))
+        # not one-hot: every source gets weight, the most frequent one the most
+        assert alpha.max() < 0.9 and alpha.min() > 0.1, (method, alpha)
+        assert alpha.argmax() == 0
+
+
+def test_sim_learns_the_language_embeddings(embeddings):
+    from spacy_tskd.weighting.language_model import LearnedLanguageModel
+    from spacy_tskd.weighting.similarity import fit_similarity_model
+
+    model = fit_similarity_model({"a": embeddings["a"], "b": embeddings["b"]}, **FIT)
+    assert isinstance(model, LearnedLanguageModel) and model.rank == 8
+    start = np.stack([embeddings["a"].mean(0), embeddings["b"].mean(0)])
+    learned = model.mu.detach().numpy()
+    assert not np.allclose(learned, start)  # μ is trained, from the language means
+    mu = model.mu.detach().double()
+    expected = float((((mu @ mu.T) - torch.eye(2, dtype=torch.float64)) ** 2).sum())
+    assert float(model.orthogonality_penalty().detach()) == pytest.approx(expected, rel=1e-5)
+    fixed = fit_similarity_model(
+        {"a": embeddings["a"], "b": embeddings["b"]}, variant="fixed", **FIT
+    )
+    np.testing.assert_allclose(fixed.mu.numpy(), start, rtol=1e-5)  # sim-fixed keeps μ
+    with pytest.raises(ValueError, match="Unknown sim variant 'other'"):
+        fit_similarity_model({"a": embeddings["a"]}, variant="other")
+
+
+def test_format_1_sim_file_reads_as_sim_fixed(corpora, tiny_encoder_dir, tmp_path):
+    from spacy_tskd.weighting.language_model import LanguageSimilarityModel
+    from spacy_tskd.weighting.similarity import load_similarity_model, load_weights
+
+    _fit(corpora, tiny_encoder_dir, tmp_path, method="sim-fixed")
+    path = tmp_path / "weights.json"
+    data = json.loads(path.read_text())
+    # as written before the learned variant: format 1, method "sim", no variant
+    data.update(format=1, method="sim")
+    del data["similarity_model"]["config"]["variant"]
+    path.write_text(json.dumps(data))
+    assert load_weights(path)["method"] == "sim-fixed"
+    assert isinstance(load_similarity_model(path), LanguageSimilarityModel)

@@ -55,7 +55,9 @@ def fit_cli(
         ..., "--target", "-t", help="Target (unlabeled) DocBin the student is distilled on."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Weights file to write (.json)."),
-    method: str = typer.Option("sim", "--method", "-m", help="avg, sim, cosine or l2."),
+    method: str = typer.Option(
+        "sim", "--method", "-m", help="avg, sim (learned μ, the paper), sim-fixed, cosine or l2."
+    ),
     sentence_level: bool = typer.Option(
         False, "--sentence-level", help="One α per target sentence instead of per corpus."
     ),
@@ -68,8 +70,14 @@ def fit_cli(
         "-l",
         help="Comma-separated language of each SOURCE_DOCS (default: parent directory names).",
     ),
-    rank: int = typer.Option(64, "--rank", help="Rank of M = P Qᵀ (sim)."),
-    gamma: float = typer.Option(0.01, "--gamma", help="Weight of ‖PᵀP − I‖²_F (sim)."),
+    rank: int = typer.Option(
+        64, "--rank", help="Rank r of the bilinear similarity (sim, sim-fixed)."
+    ),
+    gamma: float = typer.Option(
+        0.01,
+        "--gamma",
+        help="Weight γ of the orthogonality penalty (sim: ‖μμᵀ − I‖²_F; sim-fixed: ‖PᵀP − I‖²_F).",
+    ),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs of the similarity model."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (sim)."),
     batch_size: int = typer.Option(64, "--batch-size", help="Training batch size (sim)."),

@@ -13,37 +13,32 @@ Schemes (``method``):
 ``avg``
     α_k = 1/K.
 ``sim`` (the paper's learned similarity)
-    s(u, k) = g(u)ᵀ M μ_k with g an affine map (hidden → hidden, with bias),
-    M = P Qᵀ low-rank (P, Q: hidden × r), trained with cross-entropy to predict
-    the source language of source sentences, plus γ‖PᵀP − I‖²_F. μ_k is
-    **fixed** (a buffer, not trained) at the mean embedding of language k: it is
-    a description of the language, and fixing it keeps the prototypes the same
-    as those of the ``cosine``/``l2`` schemes and stops the classifier from
-    drifting them; all the capacity is in g, P and Q.
+    s(x, k) = (U u_x + b_U)ᵀ (V μ_k + b_V) with learned language embeddings μ_k
+    (initialised at the language means), rank 64, trained to identify the source
+    language of source sentences with γ‖μμᵀ − I‖²_F (:mod:`.language_model`).
+``sim-fixed`` (this project's first variant, kept as a named option)
+    s(x, k) = g(u_x)ᵀ P Qᵀ μ_k with μ_k fixed at the language means.
 ``cosine`` / ``l2``
-    v_k = cos(ū, μ_k), or v_k = −‖ū − μ_k‖₂, with ū the mean target embedding
-    (corpus level, K values) or each target sentence's embedding u_x (sentence
-    level, an n × K matrix).
+    s(x, k) = cos(u_x, μ_k), or −‖u_x − μ_k‖₂, for every target sentence x, as the
+    authors' code does (microsoft/vert-papers, ``get_unlearn_st_sims``).
 
-Normalisation (every scheme but ``avg``): with V the matrix of scores, S =
-[s(x, k)] (n_target × K) for ``sim`` or the similarity values v for
-``cosine``/``l2``::
+Normalisation (every scheme but ``avg``), with S = [s(x, k)] the n_target × K
+matrix of scores::
 
-    τ = Var(V) = (1/N) Σ_{all N entries v of V} (v − mean(V))²   (population variance,
-                                                                  over all entries)
-    A_x,k = exp(V_x,k / τ) / Σ_j exp(V_x,j / τ)                   (row softmax)
+    τ = Var(S) = (1/(nK)) Σ_{x,k} (s(x, k) − mean(S))²     (population variance, all entries)
+    A_x,k = exp(s(x, k) / τ) / Σ_j exp(s(x, j) / τ)       (row softmax)
     sentence level: α_x = A_x  (one weight vector per target sentence)
-    corpus level:   α_k = (1/|T|) Σ_x A_x,k  (for ``sim``: the paper's formula;
-                    for ``cosine``/``l2`` V has one row, so α = A_0)
+    corpus level:   α_k = (1/n) Σ_x A_x,k                 (Eq. 11)
 
-Guard: if τ is not finite or τ ≤ ε·max(1, mean(V²)) (ε = float64 machine
+Guard: if τ is not finite or τ ≤ ε·max(1, mean(S²)) (ε = float64 machine
 epsilon: all scores equal up to rounding) then τ = 1; the softmax of equal
-scores is uniform whatever τ is. Note that τ = variance is not scale-invariant:
-when the K similarity values are very close, τ is tiny and α is close to one-hot
-(this is the paper's rule, kept as is).
+scores is uniform whatever τ is. Before this version, ``cosine``/``l2`` scored
+the *mean* target embedding (one row of K values, a tiny τ and an almost one-hot
+α); results made that way are labelled in docs/results.md.
 
 :func:`fit_weights` writes a ``weights.json`` (plus ``weights.safetensors`` with
-the similarity model for ``sim``); :func:`load_weights` reads and checks it.
+the similarity model for ``sim``/``sim-fixed``); :func:`load_weights` reads and
+checks it.
 """
 
 from __future__ import annotations
@@ -52,204 +47,28 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..util import PathLike, atomic_path, atomic_write_text
 from .embeddings import (
     cached_sentence_embeddings,
     encoder_identity,
     resolve_encoder,
-    sentence_embeddings,
+)
+from .language_model import (
+    LanguageSimilarityModel,
+    LearnedLanguageModel,
+    build_model,
+    fit_similarity_model,
 )
 from .mixture import check_weights
 
-METHODS = ("avg", "sim", "cosine", "l2")
-FORMAT_VERSION = 1
-
-
-class LanguageSimilarityModel(nn.Module):
-    """s(u, k) = g(u)ᵀ P Qᵀ μ_k for sentence embeddings u and K source languages.
-
-    hidden_size: the encoder's hidden size.
-    languages: the K source languages, in score-column order.
-    rank: rank r of M = P Qᵀ. It is capped at ``hidden_size`` (PᵀP = I_r is
-        impossible for r > hidden); ``rank_requested`` keeps the asked value.
-    mu: (K, hidden) language prototypes (fixed; default zeros, for loading).
-    """
-
-    def __init__(
-        self,
-        hidden_size: int,
-        languages: Sequence[str],
-        rank: int = 64,
-        mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
-    ) -> None:
-        super().__init__()
-        if hidden_size < 1 or rank < 1:
-            raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
-        if not languages:
-            raise ValueError("LanguageSimilarityModel needs at least one source language.")
-        self.languages: List[str] = list(languages)
-        self.hidden_size = int(hidden_size)
-        self.rank_requested = int(rank)
-        self.rank = min(int(rank), self.hidden_size)
-        self.encoder_name: Optional[str] = None
-        self.train_stats: Dict[str, float] = {}
-        self.g = nn.Linear(self.hidden_size, self.hidden_size)
-        self.P = nn.Parameter(torch.empty(self.hidden_size, self.rank))
-        self.Q = nn.Parameter(torch.empty(self.hidden_size, self.rank))
-        k = len(self.languages)
-        mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
-        if tuple(mu_t.shape) != (k, self.hidden_size):
-            raise ValueError(
-                f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
-            )
-        self.register_buffer("mu", mu_t.clone())
-        self.reset_parameters()
-
-    def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
-        """g = identity (zero bias), P with orthonormal columns, Q ~ N(0, 1/hidden)."""
-        with torch.no_grad():
-            self.g.weight.copy_(torch.eye(self.hidden_size))
-            self.g.bias.zero_()
-            a = torch.randn(self.hidden_size, self.rank, generator=generator)
-            q, r = torch.linalg.qr(a)
-            self.P.copy_(q * torch.sign(torch.diagonal(r)).unsqueeze(0))
-            self.Q.copy_(
-                torch.randn(self.hidden_size, self.rank, generator=generator)
-                / math.sqrt(self.hidden_size)
-            )
-
-    def config(self) -> Dict[str, Any]:
-        return {
-            "hidden_size": self.hidden_size,
-            "languages": list(self.languages),
-            "rank": self.rank,
-            "rank_requested": self.rank_requested,
-        }
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """Scores (n, K) for embeddings u (n, hidden)."""
-        proto = self.mu @ self.Q @ self.P.T  # (K, hidden): rows (M μ_k)ᵀ
-        return self.g(u) @ proto.T
-
-    def orthogonality_penalty(self) -> torch.Tensor:
-        """‖PᵀP − I_r‖²_F (not multiplied by γ). Its gradient is 4 P (PᵀP − I)."""
-        eye = torch.eye(self.rank, dtype=self.P.dtype, device=self.P.device)
-        diff = self.P.T @ self.P - eye
-        return (diff * diff).sum()
-
-    def score_embeddings(self, embeddings) -> np.ndarray:
-        """Scores (n, K) as float64 numpy for sentence embeddings (n, hidden)."""
-        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
-        if x.ndim != 2 or x.shape[1] != self.hidden_size:
-            raise ValueError(
-                f"Expected embeddings of shape (n, {self.hidden_size}), got {tuple(x.shape)}: "
-                "were they computed with another encoder?"
-            )
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return self(x.to(self.mu.device)).double().cpu().numpy()
-        finally:
-            self.train(was_training)
-
-    def score(self, docs_or_texts, *, encoder=None, **embed_kwargs) -> np.ndarray:
-        """Scores (n, K) of new sentences, embedded with ``encoder`` (default: the
-        encoder the model was fitted with, as recorded in its weights JSON)."""
-        encoder = encoder if encoder is not None else self.encoder_name
-        if encoder is None:
-            raise ValueError("No encoder given and none recorded with this similarity model.")
-        embed_kwargs.setdefault("progress", False)
-        emb = sentence_embeddings(docs_or_texts, encoder=encoder, **embed_kwargs)
-        return self.score_embeddings(emb)
-
-
-def fit_similarity_model(
-    source_embeddings: Mapping[str, Any],
-    *,
-    rank: int = 64,
-    gamma: float = 0.01,
-    epochs: int = 10,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    seed: int = 0,
-    balance: bool = True,
-    progress: bool = False,
-) -> LanguageSimilarityModel:
-    """Train :class:`LanguageSimilarityModel` to predict the language of source sentences.
-
-    source_embeddings: language -> (n_k, hidden) sentence embeddings; the dict
-        order is the score-column order.
-    Loss per batch: cross-entropy(s(u, ·), language) + γ ‖PᵀP − I‖²_F, with Adam.
-    balance: weight each language's sentences by n / (K n_k) in the
-        cross-entropy, so that a bigger source corpus does not push every score
-        (and α) toward its language.
-    Deterministic for a seed: initialisation and shuffling use a private
-    ``torch.Generator`` (the global RNG is not touched).
-    The fitted model is in eval mode; ``model.train_stats`` holds the final
-    ``loss``, ``penalty`` and ``accuracy`` on the source sentences.
-    """
-    from tqdm import tqdm
-
-    if not source_embeddings:
-        raise ValueError("fit_similarity_model needs the embeddings of at least one language.")
-    if epochs < 1 or batch_size < 1 or lr <= 0 or gamma < 0:
-        raise ValueError(
-            f"Need epochs >= 1, batch_size >= 1, lr > 0 and gamma >= 0; got epochs={epochs}, "
-            f"batch_size={batch_size}, lr={lr}, gamma={gamma}."
-        )
-    languages = list(source_embeddings)
-    arrays = []
-    for lang in languages:
-        arr = np.asarray(source_embeddings[lang], dtype=np.float32)
-        if arr.ndim != 2 or len(arr) == 0:
-            raise ValueError(
-                f"Embeddings of {lang!r} must be a non-empty (n, hidden) array, got "
-                f"shape {arr.shape}."
-            )
-        if arrays and arr.shape[1] != arrays[0].shape[1]:
-            raise ValueError(
-                f"Embeddings of {lang!r} have {arr.shape[1]} dimensions but those of "
-                f"{languages[0]!r} have {arrays[0].shape[1]}: use one encoder for all."
-            )
-        if not np.isfinite(arr).all():
-            raise ValueError(f"Embeddings of {lang!r} contain NaN or infinite values.")
-        arrays.append(arr)
-    mu = np.stack([a.astype(np.float64).mean(axis=0) for a in arrays]).astype(np.float32)
-    model = LanguageSimilarityModel(arrays[0].shape[1], languages, rank=rank, mu=mu)
-    gen = torch.Generator().manual_seed(int(seed))
-    model.reset_parameters(gen)
-    x = torch.from_numpy(np.concatenate(arrays))
-    y = torch.cat([torch.full((len(a),), k, dtype=torch.long) for k, a in enumerate(arrays)])
-    counts = torch.tensor([len(a) for a in arrays], dtype=torch.float32)
-    class_weight = len(x) / (len(arrays) * counts) if balance else None
-    loss_fn = nn.CrossEntropyLoss(weight=class_weight)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _epoch in tqdm(range(epochs), desc="similarity", unit="epoch", disable=not progress):
-        perm = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), batch_size):
-            idx = perm[start : start + batch_size]
-            loss = loss_fn(model(x[idx]), y[idx]) + gamma * model.orthogonality_penalty()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        scores = model(x)
-        penalty = float(model.orthogonality_penalty())
-        model.train_stats = {
-            "loss": float(loss_fn(scores, y)) + gamma * penalty,
-            "penalty": penalty,
-            "accuracy": float((scores.argmax(dim=1) == y).float().mean()),
-        }
-    return model
+METHODS = ("avg", "sim", "sim-fixed", "cosine", "l2")
+SIM_VARIANT = {"sim": "learned", "sim-fixed": "fixed"}
+# 2: per-sentence cosine/l2, learned-μ sim; a format-1 file's "sim" is sim-fixed
+FORMAT_VERSION = 2
 
 
 def softmax_alpha(values, *, sentence_level: bool = False) -> Tuple[np.ndarray, float]:
@@ -278,15 +97,11 @@ def softmax_alpha(values, *, sentence_level: bool = False) -> Tuple[np.ndarray, 
     return (a if sentence_level else a.mean(axis=0)), tau
 
 
-def similarity_values(
-    method: str, target_embeddings, mu, *, sentence_level: bool = False
-) -> np.ndarray:
-    """``cosine``/``l2`` similarities (1, K) at corpus level (mean target embedding)
-    or (n, K) at sentence level, to the prototypes ``mu`` (K, hidden)."""
+def similarity_values(method: str, target_embeddings, mu) -> np.ndarray:
+    """``cosine``/``l2`` similarities (n, K) of every target sentence to the
+    prototypes ``mu`` (K, hidden)."""
     t = np.asarray(target_embeddings, dtype=np.float64)
     m = np.asarray(mu, dtype=np.float64)
-    if not sentence_level:
-        t = t.mean(axis=0, keepdims=True)
     if method == "cosine":
         tn = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
         mn = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
@@ -301,7 +116,7 @@ def compute_alpha(
     target_embeddings=None,
     *,
     mu=None,
-    model: Optional[LanguageSimilarityModel] = None,
+    model=None,
     sentence_level: bool = False,
     n_sources: Optional[int] = None,
 ) -> Tuple[np.ndarray, Optional[float]]:
@@ -320,14 +135,14 @@ def compute_alpha(
         return np.full(k, 1.0 / k), None
     if target_embeddings is None or len(target_embeddings) == 0:
         raise ValueError("No target sentences to compute weights from.")
-    if method == "sim":
+    if method in SIM_VARIANT:
         if model is None:
-            raise ValueError("The sim scheme needs a fitted LanguageSimilarityModel.")
+            raise ValueError(f"The {method} scheme needs a fitted similarity model.")
         values = model.score_embeddings(target_embeddings)
     else:
         if mu is None:
             raise ValueError(f"The {method} scheme needs the source prototypes mu.")
-        values = similarity_values(method, target_embeddings, mu, sentence_level=sentence_level)
+        values = similarity_values(method, target_embeddings, mu)
     return softmax_alpha(values, sentence_level=sentence_level)
 
 
@@ -437,7 +252,7 @@ def fit_weights(
                 "n_source_sents": {lang: len(e) for lang, e in source_emb.items()},
             }
         )
-        if method == "sim":
+        if method in SIM_VARIANT:
             model = fit_similarity_model(
                 source_emb,
                 rank=rank,
@@ -447,9 +262,10 @@ def fit_weights(
                 batch_size=batch_size,
                 seed=seed,
                 progress=progress,
+                variant=SIM_VARIANT[method],
             )
             alpha, tau = compute_alpha(
-                "sim", target_emb, model=model, sentence_level=sentence_level
+                method, target_emb, model=model, sentence_level=sentence_level
             )
             params.update(
                 {
@@ -513,6 +329,8 @@ def load_weights(
             raise ValueError(
                 f"{path}: no {key!r} field; is this a weights file from `weights fit`?"
             )
+    if int(data.get("format", 1)) < 2 and data["method"] == "sim":
+        data["method"] = "sim-fixed"  # format 1 had only the fixed-μ model
     file_sources = [str(s) for s in data["sources"]]
     if not file_sources or len(set(file_sources)) != len(file_sources):
         raise ValueError(f"{path}: 'sources' must list distinct languages, got {file_sources}.")
@@ -566,7 +384,7 @@ def load_weights(
     return data
 
 
-def load_similarity_model(weights_json: PathLike) -> LanguageSimilarityModel:
+def load_similarity_model(weights_json: PathLike):
     """Reload the ``sim`` model saved beside a weights JSON (safetensors, no pickle).
 
     The model is in eval mode; ``model.encoder_name`` is the recorded encoder, so
@@ -577,9 +395,10 @@ def load_similarity_model(weights_json: PathLike) -> LanguageSimilarityModel:
     path = Path(weights_json)
     data = _read_json(path)
     info = data.get("similarity_model")
-    if data.get("method") != "sim" or not info:
+    if data.get("method") not in SIM_VARIANT or not info:
         raise ValueError(
-            f"{path}: method {data.get('method')!r} has no similarity model (only 'sim' does)."
+            f"{path}: method {data.get('method')!r} has no similarity model "
+            "(only 'sim' and 'sim-fixed' have one)."
         )
     model_path = path.parent / info["file"]
     if not model_path.is_file():
@@ -590,8 +409,7 @@ def load_similarity_model(weights_json: PathLike) -> LanguageSimilarityModel:
             "overwritten or is corrupt. Re-run `weights fit`."
         )
     cfg = info["config"]
-    model = LanguageSimilarityModel(cfg["hidden_size"], cfg["languages"], rank=cfg["rank"])
-    model.rank_requested = int(cfg.get("rank_requested", cfg["rank"]))
+    model = build_model(cfg)
     try:
         model.load_state_dict(load_file(str(model_path)), strict=True)
     except RuntimeError as err:
@@ -602,7 +420,7 @@ def load_similarity_model(weights_json: PathLike) -> LanguageSimilarityModel:
     return model
 
 
-def _save_model(model: LanguageSimilarityModel, path: Path) -> Dict[str, Any]:
+def _save_model(model, path: Path) -> Dict[str, Any]:
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -673,6 +491,7 @@ def _check_method(method: str) -> None:
 __all__ = [
     "METHODS",
     "LanguageSimilarityModel",
+    "LearnedLanguageModel",
     "compute_alpha",
     "fit_similarity_model",
     "fit_weights",
