@@ -260,3 +260,10 @@ def test_unknown_system_is_refused(study):
     assert result.exit_code == 1
     assert "Unknown system(s) KD" in result.output
     assert "MT, TS, HL, MT-avg" in result.output
+
+
+def test_result_hash_follows_the_weights_format():
+    from spacy_tskd.experiments.reproduce import WEIGHTS_FORMAT
+    from spacy_tskd.weighting.similarity import FORMAT_VERSION
+
+    assert WEIGHTS_FORMAT == FORMAT_VERSION

@@ -102,6 +102,7 @@ def reproduce_cli(
     student_epochs: int = typer.Option(1),
     student_lr: float = typer.Option(1e-4),
     student_batch: int = typer.Option(8),
+    decode: str = typer.Option("argmax", help="argmax (the paper) or viterbi, for every system"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
 ):
     """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source
@@ -129,6 +130,7 @@ def reproduce_cli(
             student_epochs=student_epochs,
             student_lr=student_lr,
             student_batch=student_batch,
+            decode=decode,
             gpu_id=gpu_id,
         )
         done = run_reproduce(out_dir=out_dir, results_dir=results, settings=settings)

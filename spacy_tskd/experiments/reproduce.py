@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+from ..data.decode import check_decoder
 from ..util import PathLike, atomic_write_text
 from .runner import (
     CONFIGS,
@@ -57,6 +58,7 @@ from .runner import (
 )
 
 FORMAT = "spacy-tskd-result/1"
+WEIGHTS_FORMAT = 2  # spacy_tskd.weighting.similarity.FORMAT_VERSION (not imported: torch)
 SINGLE_SYSTEMS = ("MT", "TS", "HL")  # the method before its ablation, so TS cells land first
 MULTI_SYSTEMS = ("MT-avg", "MT-sim", "TS-avg", "TS-sim", "TS-cosine", "TS-l2")
 ONLY = ("all", "single", "multi")
@@ -97,6 +99,9 @@ class ReproduceSettings:
     student_epochs: int = 1
     student_lr: float = 1e-4
     student_batch: int = 8
+    # how probabilities become entities for every system (argmax: the paper); each
+    # result also holds the scores of every decoder under "scores_by_decode"
+    decode: str = "argmax"
     gpu_id: int = -1
     teacher_config: str = str(CONFIGS / "teacher.cfg")
     student_config: str = str(CONFIGS / "student.cfg")
@@ -355,8 +360,14 @@ class _Study:
             "encoder": self.encoder["sha256"] or self.s.encoder,
             "weights": None if method in (None, "avg") else {"method": method},
         }
+        if method in ("sim", "cosine", "l2"):
+            # weights format 2 (learned-μ sim, per-sentence cosine/l2): results made with
+            # format 1 have another hash and are recomputed
+            payload["weights"]["format"] = WEIGHTS_FORMAT
         if method == "sim":
             payload["weights"]["seed"] = exp.seed
+        if self.s.decode != "argmax":  # results made before decoders existed keep their hash
+            payload["decode"] = self.s.decode
         if exp.student is not None:
             payload["configs"]["student"] = self.configs["student"]
             payload["student"] = self._portable(exp.student.kwargs["overrides"])
@@ -385,7 +396,8 @@ class _Study:
     # -- running ------------------------------------------------------------
     def compute(self, exp: _Experiment) -> Dict[str, Any]:
         """Run the experiment's missing steps and return its result."""
-        from ..evaluation.ensemble import argmax_bio, load_stored_probs, read_gold_bio, score_probs
+        from ..data.decode import DECODERS, decode_bio
+        from ..evaluation.ensemble import load_stored_probs, read_gold_bio, score_probs
         from ..weighting.similarity import load_weights
 
         for step in exp.shared:
@@ -409,7 +421,10 @@ class _Study:
         start = time.perf_counter()
         gold = read_gold_bio(test)
         probs, labels = load_stored_probs(probs_paths, data_path=test, alpha=alpha)
-        scores = score_probs(gold=gold, probs=probs, labels=labels)
+        by_decode = {
+            d: score_probs(gold=gold, probs=probs, labels=labels, decode=d) for d in DECODERS
+        }
+        scores = by_decode[self.s.decode]
         fig5 = None
         if exp.setting == "single" and exp.system == "TS":
             teacher, teacher_labels = load_stored_probs(exp.test_probs, data_path=test)
@@ -417,7 +432,7 @@ class _Study:
                 gold=gold,
                 teacher_probs=teacher,
                 labels=teacher_labels,
-                student=argmax_bio(probs, labels),
+                student=decode_bio(probs, labels, self.s.decode),
             )
         self.log.record(score_step, time.perf_counter() - start)
         own.append(score_step)
@@ -438,6 +453,10 @@ class _Study:
                     t: {k: v[k] for k in ("p", "r", "f")}
                     for t, v in scores["ents_per_type"].items()
                 },
+            },
+            "decode": self.s.decode,
+            "scores_by_decode": {
+                d: {k: v[k] for k in ("ents_f", "ents_p", "ents_r")} for d, v in by_decode.items()
             },
             "encoder": dict(self.encoder),
             "config_sha256": exp.config_sha256,
@@ -527,6 +546,7 @@ def _result_status(path: Path, config_sha256: str) -> Tuple[str, str]:
 
 
 def _check_settings(s: ReproduceSettings) -> None:
+    check_decoder(s.decode)
     if s.only not in ONLY:
         raise ValueError(f"only must be one of {', '.join(ONLY)}, got {s.only!r}.")
     unknown = [x for x in s.systems if x not in SINGLE_SYSTEMS + MULTI_SYSTEMS]
