@@ -23,14 +23,20 @@ def test_one_hot_ensemble_equals_single_teacher(tiny_encoder_dir, train_docs, tm
     for d in train_docs:
         db.add(d)
     db.to_disk(tmp_path / "gold.spacy")
-    single = evaluate(pipeline_path=tmp_path / "a", data_path=tmp_path / "gold.spacy")
-    ens = evaluate_ensemble(
-        teacher_paths=[tmp_path / "a", tmp_path / "b"],
-        data_path=tmp_path / "gold.spacy",
-        alpha=[1.0, 0.0],
-    )
-    assert ens["ents_f"] == pytest.approx(single["ents_f"])
-    assert ens["n_correct"] == single["n_correct"]
+    # the ensemble decodes with the component's code: equal for both decoders
+    for decode in ("argmax", "viterbi"):
+        single = evaluate(
+            pipeline_path=tmp_path / "a", data_path=tmp_path / "gold.spacy", decode=decode
+        )
+        ens = evaluate_ensemble(
+            teacher_paths=[tmp_path / "a", tmp_path / "b"],
+            data_path=tmp_path / "gold.spacy",
+            alpha=[1.0, 0.0],
+            decode=decode,
+        )
+        assert single["decode"] == ens["decode"] == decode
+        assert ens["ents_f"] == pytest.approx(single["ents_f"])
+        assert ens["n_correct"] == single["n_correct"]
     with pytest.raises(ValueError, match="sum to 1"):
         evaluate_ensemble(
             teacher_paths=[tmp_path / "a", tmp_path / "b"],
