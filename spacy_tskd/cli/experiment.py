@@ -34,13 +34,13 @@ def multi_cli(
         1000, help="Labelled training sentences per teacher language; 0 = all"
     ),
     target_sents: int = typer.Option(
-        500, help="Unlabeled sentences per target (its train split, gold dropped); 0 = all"
+        4000, help="Unlabeled sentences per target (its train split, gold dropped); 0 = all"
     ),
-    test_sents: int = typer.Option(200, help="Test sentences per target; 0 = all"),
-    dev_sents: int = typer.Option(100, help="Source dev sentences; 0 = all"),
-    teacher_epochs: int = typer.Option(2),
-    teacher_lr: float = typer.Option(3e-4),
-    student_epochs: int = typer.Option(2),
+    test_sents: int = typer.Option(500, help="Test sentences per target; 0 = all"),
+    dev_sents: int = typer.Option(200, help="Source dev sentences; 0 = all"),
+    teacher_epochs: int = typer.Option(4),
+    teacher_lr: float = typer.Option(5e-4),
+    student_epochs: int = typer.Option(1),
     student_lr: float = typer.Option(1e-4),
     student_batch: int = typer.Option(8),
     seed: int = typer.Option(0),

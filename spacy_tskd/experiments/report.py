@@ -598,7 +598,8 @@ RECIPE_NOTE = (
     "How the recipe was chosen: on source-language (English) dev data only, never on a "
     "target test set. The teacher recipe of `configs/teacher.cfg` (1 epoch, lr 1e-4, "
     "batch 32, AdamW weight decay 0.01, warm-up 10 %, clip 1.0, embeddings + bottom 3 "
-    "layers frozen) reached 88.24 F1 on the full English dev set (README, full data); it "
+    "layers frozen) reached 88.24 F1 on the full English dev set (the full-data run of "
+    "2026-11-25); it "
     "is the only full-data teacher recipe run so far — no learning-rate sweep was "
     "affordable on the 2-core CPU, and the paper's mBERT recipe (`configs/teacher_mbert.cfg`: "
     "3 epochs, lr 5e-5) has not been run on this encoder. Students use the paper's lr 1e-4, "
@@ -622,11 +623,16 @@ DEVIATIONS = (
     "**Teacher epochs** 1 at lr 1e-4 instead of 3 at 5e-5 (the recipe evaluated on "
     "English dev data, above).",
     "**Scoring**: students and MT systems are scored from their stored float16 "
-    "probabilities on the test set (argmax, conlleval repair of stray `I-`), which equals "
-    "the pipelines' own predictions except where two labels tie after rounding.",
-    "**sim weights**: sentence embeddings are mean-pooled last-layer states (the offline "
-    "encoder has no pooler); τ is the variance of all target scores, and cosine/ℓ2 use "
-    "the same rule over K values, which makes their α nearly one-hot.",
+    "probabilities on the test set with the study's `decode` (argmax with the conlleval "
+    "repair of stray `I-` unless a result says otherwise; results made since 2026-11-30 "
+    "also hold the scores of both decoders), which equals the pipelines' own predictions "
+    "except where two labels tie after rounding.",
+    "**Source weights**: sentence embeddings are mean-pooled last-layer states (the "
+    "offline encoder has no pooler). Results made before 2026-11-30 (weights format 1) "
+    "used a `sim` model with fixed language embeddings and cosine/ℓ2 of the *mean* target "
+    "embedding (τ over K values, so α was nearly one-hot); since then `sim` learns the "
+    "language embeddings and cosine/ℓ2 score every target sentence (Eq. 11). Their "
+    "config hash changed, so the study recomputes those cells.",
 )
 
 

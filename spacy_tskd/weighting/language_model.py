@@ -36,10 +36,42 @@ VARIANTS = ("learned", "fixed")
 
 
 class _Scorer(nn.Module):
-    """Scoring helpers shared by both models (``forward(u)`` gives (n, K) scores)."""
+    """What both models share: checked settings, μ, their config, and scoring
+    (``forward(u)`` gives (n, K) scores)."""
 
-    hidden_size: int
-    encoder_name: Optional[str]
+    variant = ""
+
+    def __init__(self, hidden_size: int, languages: Sequence[str], rank: int, mu, *, learn_mu):
+        super().__init__()
+        if hidden_size < 1 or rank < 1:
+            raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
+        if not languages:
+            raise ValueError(f"{type(self).__name__} needs at least one source language.")
+        self.languages: List[str] = list(languages)
+        self.hidden_size = int(hidden_size)
+        self.rank_requested = int(rank)
+        self.rank = min(int(rank), self.hidden_size)
+        self.encoder_name: Optional[str] = None
+        self.train_stats: Dict[str, float] = {}
+        k = len(self.languages)
+        mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
+        if tuple(mu_t.shape) != (k, self.hidden_size):
+            raise ValueError(
+                f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
+            )
+        if learn_mu:
+            self.mu = nn.Parameter(mu_t.clone())
+        else:
+            self.register_buffer("mu", mu_t.clone())
+
+    def config(self) -> Dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "hidden_size": self.hidden_size,
+            "languages": list(self.languages),
+            "rank": self.rank,
+            "rank_requested": self.rank_requested,
+        }
 
     def score_embeddings(self, embeddings) -> np.ndarray:
         """Scores (n, K) as float64 numpy for sentence embeddings (n, hidden)."""
@@ -75,9 +107,11 @@ class LearnedLanguageModel(_Scorer):
 
     hidden_size: the encoder's hidden size.
     languages: the K source languages, in score-column order.
-    rank: r, the output size of U and V.
+    rank: r, the output size of U and V (capped at hidden_size).
     mu: (K, hidden) initial language embeddings (default zeros, for loading).
     """
+
+    variant = "learned"
 
     def __init__(
         self,
@@ -86,25 +120,9 @@ class LearnedLanguageModel(_Scorer):
         rank: int = 64,
         mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
     ) -> None:
-        super().__init__()
-        if hidden_size < 1 or rank < 1:
-            raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
-        if not languages:
-            raise ValueError("LearnedLanguageModel needs at least one source language.")
-        self.languages: List[str] = list(languages)
-        self.hidden_size = int(hidden_size)
-        self.rank = self.rank_requested = int(rank)
-        self.encoder_name = None
-        self.train_stats: Dict[str, float] = {}
+        super().__init__(hidden_size, languages, rank, mu, learn_mu=True)
         self.U = nn.Linear(self.hidden_size, self.rank)
         self.V = nn.Linear(self.hidden_size, self.rank)
-        k = len(self.languages)
-        mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
-        if tuple(mu_t.shape) != (k, self.hidden_size):
-            raise ValueError(
-                f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
-            )
-        self.mu = nn.Parameter(mu_t.clone())
 
     def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
         """U, V as torch's Linear default (uniform ±1/√hidden) from ``generator``; μ unchanged."""
@@ -117,15 +135,6 @@ class LearnedLanguageModel(_Scorer):
                 layer.bias.copy_(
                     torch.rand(layer.bias.shape, generator=generator) * 2 * bound - bound
                 )
-
-    def config(self) -> Dict[str, Any]:
-        return {
-            "variant": "learned",
-            "hidden_size": self.hidden_size,
-            "languages": list(self.languages),
-            "rank": self.rank,
-            "rank_requested": self.rank_requested,
-        }
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Scores (n, K) for embeddings u (n, hidden)."""
@@ -148,6 +157,8 @@ class LanguageSimilarityModel(_Scorer):
     mu: (K, hidden) language prototypes (fixed; default zeros, for loading).
     """
 
+    variant = "fixed"
+
     def __init__(
         self,
         hidden_size: int,
@@ -155,27 +166,10 @@ class LanguageSimilarityModel(_Scorer):
         rank: int = 64,
         mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
     ) -> None:
-        super().__init__()
-        if hidden_size < 1 or rank < 1:
-            raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
-        if not languages:
-            raise ValueError("LanguageSimilarityModel needs at least one source language.")
-        self.languages: List[str] = list(languages)
-        self.hidden_size = int(hidden_size)
-        self.rank_requested = int(rank)
-        self.rank = min(int(rank), self.hidden_size)
-        self.encoder_name: Optional[str] = None
-        self.train_stats: Dict[str, float] = {}
+        super().__init__(hidden_size, languages, rank, mu, learn_mu=False)
         self.g = nn.Linear(self.hidden_size, self.hidden_size)
         self.P = nn.Parameter(torch.empty(self.hidden_size, self.rank))
         self.Q = nn.Parameter(torch.empty(self.hidden_size, self.rank))
-        k = len(self.languages)
-        mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
-        if tuple(mu_t.shape) != (k, self.hidden_size):
-            raise ValueError(
-                f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
-            )
-        self.register_buffer("mu", mu_t.clone())
         self.reset_parameters()
 
     def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
@@ -190,15 +184,6 @@ class LanguageSimilarityModel(_Scorer):
                 torch.randn(self.hidden_size, self.rank, generator=generator)
                 / math.sqrt(self.hidden_size)
             )
-
-    def config(self) -> Dict[str, Any]:
-        return {
-            "variant": "fixed",
-            "hidden_size": self.hidden_size,
-            "languages": list(self.languages),
-            "rank": self.rank,
-            "rank_requested": self.rank_requested,
-        }
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Scores (n, K) for embeddings u (n, hidden)."""
