@@ -43,3 +43,49 @@ def test_one_hot_ensemble_equals_single_teacher(tiny_encoder_dir, train_docs, tm
             data_path=tmp_path / "gold.spacy",
             alpha=[0.7, 0.7],
         )
+
+
+def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_docs, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from spacy_tskd.cli import app
+    from spacy_tskd.distill.teacher_probs import annotate
+
+    trained = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+    _train(trained, train_docs, n_iter=40, lr=3e-3)
+    trained.to_disk(tmp_path / "a")
+    db = DocBin()
+    for d in train_docs:
+        db.add(d)
+    db.to_disk(tmp_path / "gold.spacy")
+    DocBin(docs=train_docs[:2]).to_disk(tmp_path / "other.spacy")
+    annotate(
+        teacher_path=tmp_path / "a",
+        docs_path=tmp_path / "gold.spacy",
+        output_path=tmp_path / "p.npz",
+        progress=False,
+    )
+    runner = CliRunner()
+    for decode in ("argmax", "viterbi"):
+        out = tmp_path / f"{decode}.json"
+        result = runner.invoke(
+            app,
+            ["evaluate-probs", str(tmp_path / "gold.spacy"), str(tmp_path / "p.npz")]
+            + ["--decode", decode, "--output", str(out)],
+        )
+        assert result.exit_code == 0, result.output
+        scores = json.loads(out.read_text())
+        pipeline = evaluate(
+            pipeline_path=tmp_path / "a", data_path=tmp_path / "gold.spacy", decode=decode
+        )
+        assert scores["decode"] == decode
+        assert scores["ents_f"] == pytest.approx(pipeline["ents_f"])
+    # probabilities of other docs are refused, naming both files
+    result = runner.invoke(
+        app, ["evaluate-probs", str(tmp_path / "other.spacy"), str(tmp_path / "p.npz")]
+    )
+    assert result.exit_code == 1
+    assert "p.npz holds probabilities of" in result.output
+    assert "Annotate" in result.output
