@@ -177,3 +177,36 @@ def test_same_seed_gives_the_same_student(teacher_and_target, tiny_encoder_dir, 
     first, again, other = student_probs("0"), student_probs("0"), student_probs("1")
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_init_from_teacher_starts_at_the_teacher(teacher_and_target, tiny_encoder_dir, train_docs):
+    """distill.init_from (a deviation): with no step taken, the student is the teacher."""
+    teacher, tmp_path = teacher_and_target
+    docs = [Doc(teacher.vocab, words=[t.text for t in d]) for d in train_docs]
+    expected = teacher.get_pipe("tskd_ner").predict(docs)
+    result = _distill(
+        tmp_path,
+        tiny_encoder_dir,
+        "--distill.epochs",
+        "0",
+        "--distill.init_from",
+        str(tmp_path / "teacher"),
+        "--components.tskd_ner.distill_loss",
+        "hard",
+    )
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    ner = student.get_pipe("tskd_ner")
+    got = ner.predict([Doc(student.vocab, words=[t.text for t in d]) for d in train_docs])
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(expected, got))
+    assert ner.cfg["distill_loss"] == "hard"  # the student's loss, not the teacher's
+    # without init_from the untrained student is not the teacher
+    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    plain = spacy.load(tmp_path / "student" / "model-last").get_pipe("tskd_ner")
+    other = plain.predict([Doc(plain.vocab, words=[t.text for t in d]) for d in train_docs])
+    assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(expected, other))
+    result = _distill(tmp_path, tiny_encoder_dir, "--distill.init_from", str(tmp_path / "missing"))
+    assert result.exit_code == 1
+    assert "distill.init_from" in result.output and "missing/tskd_ner/model not found" in (
+        " ".join(result.output.split())
+    )

@@ -1,7 +1,8 @@
 """``distill()``: build a student from a config, train it on teacher probabilities, save it.
 
-The student is initialised from the plain pretrained encoder (``paths.encoder``),
-never from the teacher. Everything the method fixes is a config value in the
+The student is initialised from the plain pretrained encoder (``paths.encoder``), as
+in the paper; ``distill.init_from`` (a teacher pipeline) starts it from a teacher's
+weights instead, a named deviation. Everything the method fixes is a config value in the
 ``[distill]`` block (see ``configs/student.cfg``).
 
 ``distill.teacher_probs`` is one ``.npz`` file (or several, one per source
@@ -171,6 +172,8 @@ def distill(
         schedule["warmup_steps"] = int(round(float(settings["warmup_frac"]) * total))
     optimizer = registry.resolve({"optimizer": opt_cfg})["optimizer"]
     nlp.initialize(lambda: [], sgd=optimizer)
+    if settings.get("init_from"):
+        _init_from_teacher(nlp, component, settings["init_from"])
 
     dev_docs = _load_dev(settings.get("dev"), nlp)
     print(
@@ -300,6 +303,33 @@ def _sharded_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
             "(read one at a time)"
         ),
     )
+
+
+def _init_from_teacher(nlp, component: str, teacher_path) -> None:
+    """Start the student from a teacher's weights (``distill.init_from``, a deviation
+    from the paper, whose student starts from the plain pretrained encoder). The
+    teacher must have the student's architecture and label order."""
+    path = Path(teacher_path) / component
+    if not (path / "model").is_file():
+        raise FileNotFoundError(
+            f"distill.init_from: {path}/model not found; give a teacher pipeline directory "
+            f"(model-last) with a {component!r} component."
+        )
+    ner = nlp.get_pipe(component)
+    labels, loss = list(ner.labels), ner.cfg.get("distill_loss")
+    try:
+        ner.from_disk(path, exclude=["vocab"])
+        ner.cfg["distill_loss"] = loss  # the student's loss, not the teacher's setting
+    except ValueError as err:
+        raise ValueError(
+            f"distill.init_from: {teacher_path} does not fit the student's architecture "
+            f"(same encoder and settings needed): {err}"
+        ) from None
+    if list(ner.labels) != labels:
+        raise ValueError(
+            f"distill.init_from: {teacher_path} has the labels {list(ner.labels)} but the "
+            f"teacher probabilities have {labels}."
+        )
 
 
 def _as_list(value, name: str) -> List[str]:
