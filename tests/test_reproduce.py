@@ -145,27 +145,33 @@ def test_stored_probs_mt_equals_the_teacher_pipeline(study):
     from spacy.tokens import Doc, DocBin
 
     from spacy_tskd.data.bio import doc_to_bio
-    from spacy_tskd.evaluation.ensemble import argmax_bio, load_stored_probs
+    from spacy_tskd.data.decode import decode_bio
+    from spacy_tskd.evaluation.ensemble import load_stored_probs
     from spacy_tskd.evaluation.evaluate import evaluate
 
     tmp = study["tmp"]
     teacher = tmp / "out/teachers/en-seed0/model-last"
     test = tmp / "out/corpus/es/test.spacy"
-    direct = evaluate(pipeline_path=teacher, data_path=test)
-    stored = _result(tmp, "single-MT-en-es-seed0")["scores"]
+    result = _result(tmp, "single-MT-en-es-seed0")
+    assert result["decode"] == "argmax"  # the study's default
+    for decode in ("argmax", "viterbi"):  # each stored score is the pipeline's own
+        scored = evaluate(pipeline_path=teacher, data_path=test, decode=decode)
+        assert result["scores_by_decode"][decode]["ents_f"] == pytest.approx(scored["ents_f"])
+    direct = evaluate(pipeline_path=teacher, data_path=test, decode="argmax")
+    stored = result["scores"]
     assert stored["ents_f"] == pytest.approx(direct["ents_f"])
     assert stored["ents_per_type"] == {
         t: {k: pytest.approx(v[k]) for k in ("p", "r", "f")}
         for t, v in direct["ents_per_type"].items()
     }
     # token by token: the stored argmax is the pipeline's own decoding
-    nlp = spacy.load(teacher)
+    nlp = spacy.load(teacher, config={"components": {"tskd_ner": {"decode": "argmax"}}})
     docs = [
         Doc(nlp.vocab, words=[t.text for t in d])
         for d in DocBin().from_disk(test).get_docs(nlp.vocab)
     ]
     probs, labels = load_stored_probs([tmp / "out/probs/seed0/en-es-test.npz"], data_path=test)
-    assert argmax_bio(probs, labels) == [doc_to_bio(d) for d in nlp.pipe(docs)]
+    assert decode_bio(probs, labels, "argmax") == [doc_to_bio(d) for d in nlp.pipe(docs)]
     assert direct["n_pred"] > 0  # the comparison is not between two empty predictions
 
 
