@@ -40,8 +40,15 @@ class _Scorer(nn.Module):
     (``forward(u)`` gives (n, K) scores)."""
 
     variant = ""
+    learn_mu = False
 
-    def __init__(self, hidden_size: int, languages: Sequence[str], rank: int, mu, *, learn_mu):
+    def __init__(
+        self,
+        hidden_size: int,
+        languages: Sequence[str],
+        rank: int = 64,
+        mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
+    ) -> None:
         super().__init__()
         if hidden_size < 1 or rank < 1:
             raise ValueError(f"hidden_size and rank must be positive, got {hidden_size}, {rank}.")
@@ -59,10 +66,15 @@ class _Scorer(nn.Module):
             raise ValueError(
                 f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
             )
-        if learn_mu:
+        if self.learn_mu:
             self.mu = nn.Parameter(mu_t.clone())
         else:
             self.register_buffer("mu", mu_t.clone())
+        self.build()
+
+    def build(self) -> None:
+        """Create the model's own layers (after the shared settings are set)."""
+        raise NotImplementedError
 
     def config(self) -> Dict[str, Any]:
         return {
@@ -112,15 +124,9 @@ class LearnedLanguageModel(_Scorer):
     """
 
     variant = "learned"
+    learn_mu = True
 
-    def __init__(
-        self,
-        hidden_size: int,
-        languages: Sequence[str],
-        rank: int = 64,
-        mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
-    ) -> None:
-        super().__init__(hidden_size, languages, rank, mu, learn_mu=True)
+    def build(self) -> None:
         self.U = nn.Linear(self.hidden_size, self.rank)
         self.V = nn.Linear(self.hidden_size, self.rank)
 
@@ -159,14 +165,7 @@ class LanguageSimilarityModel(_Scorer):
 
     variant = "fixed"
 
-    def __init__(
-        self,
-        hidden_size: int,
-        languages: Sequence[str],
-        rank: int = 64,
-        mu: Optional[Union[np.ndarray, torch.Tensor]] = None,
-    ) -> None:
-        super().__init__(hidden_size, languages, rank, mu, learn_mu=False)
+    def build(self) -> None:
         self.g = nn.Linear(self.hidden_size, self.hidden_size)
         self.P = nn.Parameter(torch.empty(self.hidden_size, self.rank))
         self.Q = nn.Parameter(torch.empty(self.hidden_size, self.rank))
