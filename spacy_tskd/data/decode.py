@@ -22,6 +22,7 @@ framework, so the 20-line Viterbi is written here.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -42,7 +43,13 @@ def check_decoder(decode: str) -> str:
 
 def bio_constraints(labels: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
     """``(allowed_start, allowed)``: which labels may open a sentence, and
-    ``allowed[i, j]`` whether label j may follow label i under BIO."""
+    ``allowed[i, j]`` whether label j may follow label i under BIO (computed once
+    per label set: this runs for every doc)."""
+    return _bio_constraints(tuple(labels))
+
+
+@lru_cache(maxsize=16)
+def _bio_constraints(labels: Tuple[str, ...]) -> Tuple[np.ndarray, np.ndarray]:
     parsed = [split_tag(t) for t in labels]
     n = len(labels)
     start = np.array([p != "I" for p, _ in parsed])
@@ -50,6 +57,7 @@ def bio_constraints(labels: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
     for j, (pj, tj) in enumerate(parsed):
         if pj == "I":
             allowed[:, j] = [pi in ("B", "I") and ti == tj for pi, ti in parsed]
+    start.flags.writeable = allowed.flags.writeable = False  # shared by every caller
     return start, allowed
 
 
