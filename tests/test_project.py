@@ -70,3 +70,22 @@ def test_all_reads_no_target_labels_for_training(project):
     for name in ("student", "student-hl"):
         (line,) = commands[name]["script"]
         assert "unlabeled.spacy" in line and "test.spacy" not in line and "/dev" not in line
+
+
+def test_every_pipeline_speaks_its_language(project):
+    """Teachers are pipelines of their source language, students of their target."""
+    v = project["vars"]
+    expected = {
+        "teacher": v["source"],
+        "student": v["target"],
+        "student-hl": v["target"],
+        "multi-teacher-1": v["multi_src1"],
+        "multi-teacher-2": v["multi_src2"],
+        "multi-teacher-3": v["multi_src3"],
+        "multi-student-avg": v["multi_target"],
+        "multi-student-sim": v["multi_target"],
+    }
+    commands = _commands(project)
+    for name, lang in expected.items():
+        (line,) = commands[name]["script"]
+        assert f"--nlp.lang {lang}" in line, name

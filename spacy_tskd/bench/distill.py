@@ -693,13 +693,9 @@ def _student_config(config_path: Optional[PathLike]) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"Student config not found: {path}")
         return path
-    candidates = [
-        Path("configs/student.cfg"),
-        Path(__file__).resolve().parents[2] / "configs" / "student.cfg",
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
+    path = Path("configs/student.cfg")  # the project directory's, never the source tree's
+    if path.is_file():
+        return path
     raise FileNotFoundError(
         "configs/student.cfg not found: run from the project directory or pass --config."
     )

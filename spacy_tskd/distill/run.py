@@ -158,6 +158,11 @@ def distill(
     # the batch order: the same config and targets give the same student.
     fix_random_seed(int(settings["seed"]))
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    if nlp.lang == "xx":
+        print(
+            "Note: the student's lang is 'xx' (spaCy's multi-language tokenizer for raw "
+            "text); pass --nlp.lang with the target language (e.g. --nlp.lang es)."
+        )
     batch_size, epochs = int(settings["batch_size"]), int(settings["epochs"])
     if all(sharded):
         data = _sharded_data(teacher, settings, nlp.vocab, batch_size)

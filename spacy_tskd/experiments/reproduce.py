@@ -328,6 +328,7 @@ class _Study:
             exp.student = student_step(
                 student_dir=student_dir,
                 target_docs=self.corpus / target / "unlabeled.spacy",
+                target=target,
                 probs=[p.path for p in probs],
                 sources=sources,
                 weights=exp.weights if system.startswith("TS-") else None,
@@ -376,7 +377,10 @@ class _Study:
 
     def _portable(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
         """Overrides with paths inside ``out`` made relative and the encoder path
-        dropped (its identity is hashed instead), so a moved study keeps its hash."""
+        dropped (its identity is hashed instead), so a moved study keeps its hash.
+        ``nlp.lang`` is dropped too: it only picks the tokenizer for raw text, and
+        training reads pre-tokenized DocBins, so results made before pipelines had
+        their language keep their hash."""
 
         def rel(part: str) -> str:
             try:
@@ -386,6 +390,8 @@ class _Study:
 
         portable = {}
         for key, value in overrides.items():
+            if key == "nlp.lang":
+                continue
             if key == "paths.encoder":
                 value = "<encoder>"
             elif isinstance(value, str):
@@ -624,7 +630,10 @@ def _hardware(gpu_id: int) -> Dict[str, Any]:
 def _read_text(path: PathLike, what: str) -> str:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"The {what} {path} does not exist.")
+        raise FileNotFoundError(
+            f"The {what} {path} does not exist: run from the project directory (configs/) "
+            "or give the config's path."
+        )
     return path.read_text(encoding="utf8")
 
 

@@ -23,7 +23,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..util import PathLike
 
-CONFIGS = Path(__file__).resolve().parent.parent.parent / "configs"
+# the project directory's configs (commands run from it), never the source tree's: the
+# package installed from a wheel has no configs/
+CONFIGS = Path("configs")
 SCHEMES = ("avg", "sim", "cosine", "l2")
 
 
@@ -143,6 +145,7 @@ def teacher_step(
         "training.max_epochs": epochs,
         "training.optimizer.learn_rate.initial_rate": lr,
         "system.seed": seed,
+        "nlp.lang": lang,  # the teacher speaks its source language
     }
     kwargs = {"lang_dir": lang_dir, "config": config, "overrides": overrides, "gpu_id": gpu_id}
     return Step(lang_dir / "DONE", what, _train_teacher, kwargs)
@@ -186,6 +189,7 @@ def student_step(
     *,
     student_dir: Path,
     target_docs: Path,
+    target: str,
     probs: Sequence[Path],
     sources: Sequence[str],
     weights: Optional[Path],
@@ -199,8 +203,9 @@ def student_step(
     what: str,
     loss: Optional[str] = None,
 ) -> Step:
-    """Distil the teachers' (α-mixed) probabilities into ``student_dir/model-last``;
-    ``loss`` overrides the config's ``distill_loss`` (``"hard"``: the HL ablation)."""
+    """Distil the teachers' (α-mixed) probabilities into ``student_dir/model-last``, a
+    pipeline of the ``target`` language; ``loss`` overrides the config's ``distill_loss``
+    (``"hard"``: the HL ablation)."""
     from ..distill.run import distill
 
     overrides: Dict[str, Any] = {
@@ -213,6 +218,7 @@ def student_step(
         "distill.batch_size": batch_size,
         "distill.optimizer.learn_rate.initial_rate": lr,
         "system.seed": seed,
+        "nlp.lang": target,
     }
     if loss is not None:
         overrides["components.tskd_ner.distill_loss"] = loss
@@ -331,6 +337,7 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             student_step(
                 student_dir=student,
                 target_docs=unlabeled,
+                target=target,
                 probs=probs,
                 sources=sources,
                 weights=None if scheme == "avg" else weights[scheme],
