@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import spacy
 from spacy.util import registry
@@ -119,3 +120,38 @@ def test_trained_pipeline_runs_without_project_extras(tiny_encoder_dir, train_do
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "4 []"
+
+
+def test_one_error_handler_for_every_command():
+    """User errors print one line and exit 1; anything else is a bug and is not swallowed."""
+    import typer
+
+    from spacy_tskd.cli._app import command
+
+    group = typer.Typer()
+
+    @command(group, "fail")
+    def fail(kind: str):
+        if kind == "user":
+            raise FileNotFoundError("data/x.txt, line 3: no such column; run convert first")
+        raise RuntimeError("a bug")
+
+    @command(group, "other")
+    def other():  # two commands, so typer keeps the command names
+        pass
+
+    result = CliRunner().invoke(group, ["fail", "user"])
+    assert result.exit_code == 1
+    assert "data/x.txt, line 3: no such column; run convert first" in result.output
+    result = CliRunner().invoke(group, ["fail", "bug"])
+    assert isinstance(result.exception, RuntimeError)
+    # every command of the CLI goes through it
+    source = "\n".join(p.read_text() for p in Path(spacy_tskd_cli_dir()).glob("*.py"))
+    assert ".command(" not in source.replace("group.command(name", "")
+    assert "except (" not in source
+
+
+def spacy_tskd_cli_dir():
+    import spacy_tskd.cli
+
+    return Path(spacy_tskd.cli.__file__).parent

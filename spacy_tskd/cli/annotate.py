@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
 def _parse_shard(value: Optional[str]) -> Optional[Tuple[int, int]]:
@@ -29,7 +29,7 @@ def _parse_shard(value: Optional[str]) -> Optional[Tuple[int, int]]:
         raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {value!r}.") from None
 
 
-@app.command("annotate")
+@command(app, "annotate")
 def annotate_cli(
     teacher: Path = typer.Argument(..., help="Saved teacher pipeline directory."),
     docs: Path = typer.Argument(
@@ -103,20 +103,16 @@ def annotate_cli(
         )
         raise typer.Exit(code=1)
     start = time.perf_counter()
-    try:
-        meta = annotate(
-            teacher_path=teacher,
-            docs_path=docs,
-            output_path=output,
-            component=component,
-            batch_size=batch_size,
-            max_docs=max_docs,
-            gpu_id=gpu_id,
-            shard=_parse_shard(shard),
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    meta = annotate(
+        teacher_path=teacher,
+        docs_path=docs,
+        output_path=output,
+        component=component,
+        batch_size=batch_size,
+        max_docs=max_docs,
+        gpu_id=gpu_id,
+        shard=_parse_shard(shard),
+    )
     elapsed = time.perf_counter() - start
     rows = [
         ("docs", meta["n_docs"]),
@@ -140,11 +136,7 @@ def _annotate_stream(*, output_dir: Path, **kwargs) -> None:
 
     from ..distill.stream import annotate_stream
 
-    try:
-        info = annotate_stream(output_dir=output_dir, **kwargs)
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    info = annotate_stream(output_dir=output_dir, **kwargs)
     rows = [
         ("docs", info["n_docs"]),
         ("tokens", info["n_tokens"]),
@@ -160,7 +152,7 @@ def _annotate_stream(*, output_dir: Path, **kwargs) -> None:
     )
 
 
-@app.command("merge-shards")
+@command(app, "merge-shards")
 def merge_shards_cli(
     output: Path = typer.Argument(..., help="Output teacher probabilities file (.npz)."),
     shards: List[Path] = typer.Argument(..., help="The shard files of one annotate run."),
@@ -170,11 +162,7 @@ def merge_shards_cli(
 
     from ..distill.teacher_probs import merge_shards
 
-    try:
-        meta = merge_shards(shards, output)
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    meta = merge_shards(shards, output)
     msg.good(
         f"Merged {len(shards)} shards: {meta['n_docs']} docs ({meta['n_tokens']} tokens) "
         f"written to {output}"

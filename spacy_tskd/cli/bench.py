@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 bench_app = typer.Typer(
     help="Speed benchmarks: distillation step vs a paper-style reference; teacher inference.",
@@ -18,7 +18,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("distill")
+@command(bench_app, "distill")
 def bench_distill_cli(
     encoder: Path = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory."),
     docs: Path = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on."),
@@ -52,28 +52,24 @@ def bench_distill_cli(
     from ..bench import write_json
     from ..bench.distill import bench_distill, format_distill_report
 
-    try:
-        results = bench_distill(
-            encoder=encoder,
-            teacher_probs=teacher_probs,
-            docs=docs,
-            n_sents=n_sents,
-            batch_size=batch_size,
-            steps=steps,
-            warmup_steps=warmup_steps,
-            heldout=heldout,
-            learn_rate=learn_rate,
-            max_length=max_length,
-            frozen_layers=frozen_layers,
-            dropout=dropout,
-            tolerance=tolerance,
-            config_path=config,
-            seed=seed,
-            threads=threads,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    results = bench_distill(
+        encoder=encoder,
+        teacher_probs=teacher_probs,
+        docs=docs,
+        n_sents=n_sents,
+        batch_size=batch_size,
+        steps=steps,
+        warmup_steps=warmup_steps,
+        heldout=heldout,
+        learn_rate=learn_rate,
+        max_length=max_length,
+        frozen_layers=frozen_layers,
+        dropout=dropout,
+        tolerance=tolerance,
+        config_path=config,
+        seed=seed,
+        threads=threads,
+    )
     _print_setting(results["setting"])
     msg.table(
         format_distill_report(results),
@@ -103,7 +99,7 @@ def bench_distill_cli(
     msg.good("Correctness check passed")
 
 
-@bench_app.command("annotate")
+@command(bench_app, "annotate")
 def bench_annotate_cli(
     pipeline: Path = typer.Argument(..., help="Saved teacher pipeline directory."),
     docs: Path = typer.Argument(..., help="Target docs as a spaCy DocBin (.spacy)."),
@@ -120,19 +116,15 @@ def bench_annotate_cli(
     from ..bench import write_json
     from ..bench.annotate import bench_annotate, format_annotate_report
 
-    try:
-        results = bench_annotate(
-            pipeline=pipeline,
-            docs=docs,
-            n_sents=n_sents,
-            batch_size=batch_size,
-            component=component,
-            matmul_repeats=matmul_repeats,
-            threads=threads,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    results = bench_annotate(
+        pipeline=pipeline,
+        docs=docs,
+        n_sents=n_sents,
+        batch_size=batch_size,
+        component=component,
+        matmul_repeats=matmul_repeats,
+        threads=threads,
+    )
     _print_setting(results["setting"])
     msg.table(format_annotate_report(results), header=("", "value"), aligns=("l", "r"))
     if json_path is not None:

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
-@app.command("convert")
+@command(app, "convert")
 def convert_cli(
     input_path: Path = typer.Argument(
         ..., help="CoNLL NER file (UTF-8; token first, NER tag last; IOB1 or BIO)."
@@ -23,13 +23,7 @@ def convert_cli(
 
     from ..data.conll import convert
 
-    try:
-        stats = convert(
-            input_path=input_path, output_path=output_path, lang=lang, max_sents=max_sents
-        )
-    except (FileNotFoundError, IsADirectoryError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    stats = convert(input_path=input_path, output_path=output_path, lang=lang, max_sents=max_sents)
     entities = stats["entities"]
     rows = [("sentences", stats["sentences"]), ("tokens", stats["tokens"])]
     rows += [(f"entities {label}", n) for label, n in entities.items()]

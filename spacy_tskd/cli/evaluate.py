@@ -6,10 +6,10 @@ from typing import List, Optional
 import typer
 
 from ..data.decode import DEFAULT_DECODE
-from ._app import app
+from ._app import app, command
 
 
-@app.command("evaluate")
+@command(app, "evaluate")
 def evaluate_cli(
     pipeline: Path = typer.Argument(..., help="Saved spaCy pipeline directory."),
     data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
@@ -34,20 +34,16 @@ def evaluate_cli(
     from ..evaluation.evaluate import evaluate
     from ..evaluation.scorer import format_scores_table
 
-    try:
-        scores = evaluate(
-            pipeline_path=pipeline,
-            data_path=data,
-            output=output,
-            batch_size=batch_size,
-            gpu_id=gpu_id,
-            update_meta=update_meta,
-            system=system,
-            decode=decode,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    scores = evaluate(
+        pipeline_path=pipeline,
+        data_path=data,
+        output=output,
+        batch_size=batch_size,
+        gpu_id=gpu_id,
+        update_meta=update_meta,
+        system=system,
+        decode=decode,
+    )
     typer.echo(format_scores_table(scores))
     msg.good(
         f"F1 {scores['ents_f'] * 100:.2f} "
@@ -58,7 +54,7 @@ def evaluate_cli(
         msg.info(f"Scores written to {output}")
 
 
-@app.command("evaluate-ensemble")
+@command(app, "evaluate-ensemble")
 def evaluate_ensemble_cli(
     data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
     teachers: List[Path] = typer.Argument(..., help="Teacher pipelines (one per source)."),
@@ -82,29 +78,25 @@ def evaluate_ensemble_cli(
     from ..evaluation.ensemble import evaluate_ensemble
     from ..evaluation.scorer import format_scores_table
 
-    try:
-        if weights is not None:
-            alpha_values = json.loads(weights.read_text(encoding="utf8"))["alpha_mean"]
-        elif alpha is not None:
-            alpha_values = [float(a) for a in alpha.split(",")]
-        else:
-            alpha_values = None
-        scores = evaluate_ensemble(
-            teacher_paths=teachers,
-            data_path=data,
-            alpha=alpha_values,
-            output=output,
-            system=system,
-            decode=decode,
-        )
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    if weights is not None:
+        alpha_values = json.loads(weights.read_text(encoding="utf8"))["alpha_mean"]
+    elif alpha is not None:
+        alpha_values = [float(a) for a in alpha.split(",")]
+    else:
+        alpha_values = None
+    scores = evaluate_ensemble(
+        teacher_paths=teachers,
+        data_path=data,
+        alpha=alpha_values,
+        output=output,
+        system=system,
+        decode=decode,
+    )
     typer.echo(format_scores_table(scores))
     msg.good(f"{system}: F1 {scores['ents_f'] * 100:.2f} with α = {scores['alpha']}")
 
 
-@app.command("evaluate-probs")
+@command(app, "evaluate-probs")
 def evaluate_probs_cli(
     data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
     probs: List[Path] = typer.Argument(
@@ -123,18 +115,14 @@ def evaluate_probs_cli(
     from ..evaluation.ensemble import evaluate_stored_probs
     from ..evaluation.scorer import format_scores_table
 
-    try:
-        alpha_values = None if alpha is None else [float(a) for a in alpha.split(",")]
-        scores = evaluate_stored_probs(
-            probs_paths=probs,
-            data_path=data,
-            alpha=alpha_values,
-            output=output,
-            system=system,
-            decode=decode,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    alpha_values = None if alpha is None else [float(a) for a in alpha.split(",")]
+    scores = evaluate_stored_probs(
+        probs_paths=probs,
+        data_path=data,
+        alpha=alpha_values,
+        output=output,
+        system=system,
+        decode=decode,
+    )
     typer.echo(format_scores_table(scores))
     msg.good(f"F1 {scores['ents_f'] * 100:.2f} ({decode}) on {scores['n_docs']} docs")

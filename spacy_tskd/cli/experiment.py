@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 experiment_app = typer.Typer(help="Resumable experiment runners.", no_args_is_help=True)
 app.add_typer(experiment_app, name="experiment")
@@ -21,7 +21,7 @@ def _ints(value: str, option: str):
         raise ValueError(f"{option} takes integers separated by commas, got {value!r}.") from None
 
 
-@experiment_app.command("multi")
+@command(experiment_app, "multi")
 def multi_cli(
     out_dir: Path = typer.Argument(..., help="Folder for every output of the study"),
     data_dir: str = typer.Option("../shared/data", help="Folder with {conll}/{lang}/*.txt"),
@@ -70,15 +70,11 @@ def multi_cli(
         seed=seed,
         gpu_id=gpu_id,
     )
-    try:
-        table = run_multi(out_dir=out_dir, settings=settings)
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
+    table = run_multi(out_dir=out_dir, settings=settings)
     typer.echo(table)
 
 
-@experiment_app.command("reproduce")
+@command(experiment_app, "reproduce")
 def reproduce_cli(
     out_dir: Path = typer.Argument(..., help="Folder for the study's artifacts (resumable)"),
     results: Path = typer.Option(..., "--results", help="Folder for one result JSON per run"),
@@ -110,33 +106,29 @@ def reproduce_cli(
     result JSON each. Resumes: finished results and artifacts are skipped."""
     from ..experiments.reproduce import ReproduceSettings, run_reproduce
 
-    try:
-        settings = ReproduceSettings(
-            data_dir=data_dir,
-            conll=conll,
-            encoder=encoder,
-            languages=_csv(languages),
-            single_source=single_source,
-            targets=_csv(targets),
-            seeds=_ints(seeds, "--seeds"),
-            only=only,
-            systems=() if systems == "all" else _csv(systems),
-            teacher_sents=teacher_sents,
-            target_sents=target_sents,
-            test_sents=test_sents,
-            dev_sents=dev_sents,
-            teacher_epochs=teacher_epochs,
-            teacher_lr=teacher_lr,
-            student_epochs=student_epochs,
-            student_lr=student_lr,
-            student_batch=student_batch,
-            decode=decode,
-            gpu_id=gpu_id,
-        )
-        done = run_reproduce(out_dir=out_dir, results_dir=results, settings=settings)
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
+    settings = ReproduceSettings(
+        data_dir=data_dir,
+        conll=conll,
+        encoder=encoder,
+        languages=_csv(languages),
+        single_source=single_source,
+        targets=_csv(targets),
+        seeds=_ints(seeds, "--seeds"),
+        only=only,
+        systems=() if systems == "all" else _csv(systems),
+        teacher_sents=teacher_sents,
+        target_sents=target_sents,
+        test_sents=test_sents,
+        dev_sents=dev_sents,
+        teacher_epochs=teacher_epochs,
+        teacher_lr=teacher_lr,
+        student_epochs=student_epochs,
+        student_lr=student_lr,
+        student_batch=student_batch,
+        decode=decode,
+        gpu_id=gpu_id,
+    )
+    done = run_reproduce(out_dir=out_dir, results_dir=results, settings=settings)
     for r in done:
         typer.echo(
             f"{r['setting']:6} {r['system']:9} {'+'.join(r['sources']):>8} -> {r['target']} "

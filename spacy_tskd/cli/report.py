@@ -5,10 +5,10 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
-@app.command("report")
+@command(app, "report")
 def report_cli(
     results_dir: Path = typer.Argument(
         ..., help="Folder of result JSON files (searched recursively)."
@@ -28,11 +28,5 @@ def report_cli(
 
     from ..experiments.report import write_report
 
-    try:
-        write_report(
-            results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or ()
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    write_report(results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or ())
     msg.good(f"Report written to {output}")

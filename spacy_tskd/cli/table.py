@@ -5,10 +5,10 @@ from typing import Optional
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
-@app.command("table")
+@command(app, "table")
 def table_cli(
     metrics_dir: Path = typer.Argument(..., help="Folder of evaluate --output JSON files"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write Markdown here"),
@@ -16,8 +16,4 @@ def table_cli(
     """Print a Markdown table of F1 (overall and per type) for every evaluated system."""
     from ..experiments.table import summarize
 
-    try:
-        typer.echo(summarize(metrics_dir=metrics_dir, output=output))
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
+    typer.echo(summarize(metrics_dir=metrics_dir, output=output))

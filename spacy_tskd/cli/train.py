@@ -5,10 +5,11 @@ from typing import Optional
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 
-@app.command(
+@command(
+    app,
     "train-teacher",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
@@ -25,15 +26,11 @@ def train_teacher_cli(
 
     from ..training.teacher import train_teacher
 
-    try:
-        overrides = parse_config_overrides(ctx.args)
-        train_teacher(
-            config_path=config_path,
-            output_path=output_path,
-            overrides=overrides,
-            warmup_frac=warmup_frac,
-            gpu_id=gpu_id,
-        )
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(1) from err
+    overrides = parse_config_overrides(ctx.args)
+    train_teacher(
+        config_path=config_path,
+        output_path=output_path,
+        overrides=overrides,
+        warmup_frac=warmup_frac,
+        gpu_id=gpu_id,
+    )

@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import app, command
 
 weights_app = typer.Typer(
     help="Source-language weights α for multi-source transfer (fit, show).",
@@ -46,7 +46,7 @@ def source_languages(paths: List[Path], langs: Optional[str]) -> List[str]:
     return codes
 
 
-@weights_app.command("fit")
+@command(weights_app, "fit")
 def fit_cli(
     source_docs: List[Path] = typer.Argument(
         ..., help="One source DocBin (.spacy) per source language, e.g. corpus/en/train.spacy."
@@ -98,47 +98,38 @@ def fit_cli(
 
     from ..weighting.similarity import fit_weights
 
-    try:
-        codes = source_languages(source_docs, langs)
-        data = fit_weights(
-            source_docs=dict(zip(codes, source_docs)),
-            target_docs=target,
-            method=method,
-            sentence_level=sentence_level,
-            encoder=None if method == "avg" and not _exists(encoder) else encoder,
-            rank=rank,
-            gamma=gamma,
-            output=output,
-            max_sents=max_sents,
-            max_target_sents=max_target_sents,
-            seed=seed,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            max_length=max_length,
-            embedding_cache=embedding_cache,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    codes = source_languages(source_docs, langs)
+    data = fit_weights(
+        source_docs=dict(zip(codes, source_docs)),
+        target_docs=target,
+        method=method,
+        sentence_level=sentence_level,
+        encoder=None if method == "avg" and not _exists(encoder) else encoder,
+        rank=rank,
+        gamma=gamma,
+        output=output,
+        max_sents=max_sents,
+        max_target_sents=max_target_sents,
+        seed=seed,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        max_length=max_length,
+        embedding_cache=embedding_cache,
+    )
     _print_weights(data)
     msg.good(f"Wrote {method} weights for {', '.join(codes)} to {output}")
 
 
-@weights_app.command("show")
+@command(weights_app, "show")
 def show_cli(
     weights: Path = typer.Argument(..., help="Weights file written by `weights fit`."),
 ) -> None:
     """Print α per source language, the method and the encoder of a weights file."""
-    from wasabi import msg
 
     from ..weighting.similarity import load_weights
 
-    try:
-        data = load_weights(weights)
-    except (FileNotFoundError, ValueError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+    data = load_weights(weights)
     _print_weights(data)
 
 
