@@ -43,7 +43,7 @@ class Monitor:
     def __call__(self, nlp: Language, component: str) -> Dict[str, float]:
         if not self.docs:
             return {}
-        from ..data.bio import bio_to_spans
+        from ..data.decode import decode_spans
 
         ner = nlp.get_pipe(component)
         student = ner.predict(self.docs)
@@ -54,8 +54,8 @@ class Monitor:
             s_idx, t_idx = s.argmax(axis=1), t.argmax(axis=1)
             agree += int((s_idx == t_idx).sum())
             total += len(s_idx)
-            n_student += len(bio_to_spans([labels[i] for i in s_idx]))
-            n_teacher += len(bio_to_spans([labels[i] for i in t_idx]))
+            n_student += len(decode_spans(s, labels, "argmax"))
+            n_teacher += len(decode_spans(t, labels, "argmax"))
         return {
             "agreement": agree / max(total, 1),
             "student_ents": n_student,

@@ -20,20 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..data.docs import unannotated
 from ..util import PathLike, atomic_path
 from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
 
 
 def load_target_docs(path: PathLike, vocab, max_docs: int = 0):
     """Target docs *without* any annotation: only words and spaces are copied."""
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import DocBin
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Target docs not found: {path}. Run the convert step first.")
     docs = []
     for doc in DocBin().from_disk(path).get_docs(vocab):
-        docs.append(Doc(vocab, words=[t.text for t in doc], spaces=[t.whitespace_ for t in doc]))
+        docs.append(unannotated(doc, vocab))
         if max_docs and len(docs) >= max_docs:
             break
     if not docs:
@@ -356,11 +357,10 @@ def _load_dev(path, nlp):
 
 
 def _dev_f1(nlp, gold_docs) -> float:
-    from spacy.tokens import Doc
 
     from ..evaluation.scorer import score_docs
 
-    texts = [Doc(nlp.vocab, words=[t.text for t in d]) for d in gold_docs]
+    texts = [unannotated(d, nlp.vocab) for d in gold_docs]
     pred = list(nlp.pipe(texts, batch_size=64))
     return float(score_docs(gold_docs, pred)["ents_f"])
 

@@ -52,6 +52,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..data.docs import unannotated
 from ..util import PathLike
 from .teacher_probs import (
     CHUNK_BATCHES,
@@ -60,7 +61,6 @@ from .teacher_probs import (
     TeacherProbs,
     _now,
     _sha256,
-    _strip,
     _write,
     load_teacher,
     load_teacher_probs,
@@ -206,7 +206,9 @@ def annotate_stream(
                 shard_start = time.perf_counter()
                 shard = _ShardBuilder()
                 for chunk in _chunked(items, chunk_size):
-                    docs = [_strip(nlp.vocab, tokenizer(x) if tokenizer else x) for _, x in chunk]
+                    docs = [
+                        unannotated(tokenizer(x) if tokenizer else x, nlp.vocab) for _, x in chunk
+                    ]
                     probs = predict_probs(
                         pipe,
                         docs,

@@ -57,6 +57,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from ..data.docs import unannotated
 from ..util import PathLike, atomic_path, check_pipeline_dir
 
 FORMAT_VERSION = 1
@@ -299,7 +300,7 @@ def annotate(
     desc = "Annotating" if shard is None else f"Annotating shard {shard_index}/{shard_count}"
     with tqdm(total=n_docs, desc=desc, unit="doc", disable=not progress) as bar:
         while True:
-            chunk = [_strip(nlp.vocab, d) for d in itertools.islice(gold_docs, chunk_size)]
+            chunk = [unannotated(d, nlp.vocab) for d in itertools.islice(gold_docs, chunk_size)]
             if not chunk:
                 break
             per_doc.extend(
@@ -501,13 +502,6 @@ def merge_shards(paths: Sequence[PathLike], output_path: PathLike) -> Dict[str, 
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _strip(vocab: Any, doc: Any) -> Any:
-    """A fresh doc with only the words and spaces of ``doc`` (no gold annotation)."""
-    from spacy.tokens import Doc
-
-    return Doc(vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
 
 
 def _check_shard(shard: Optional[Tuple[int, int]]) -> Tuple[int, int]:

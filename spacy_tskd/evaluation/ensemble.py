@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..data.decode import DEFAULT_DECODE, decode_bio
+from ..data.docs import unannotated
 from ..util import PathLike, atomic_write_text
 
 
@@ -155,7 +156,7 @@ def evaluate_ensemble(
 ) -> Dict[str, Any]:
     """Score the α-weighted teacher ensemble on gold docs (uniform α when None)."""
     import spacy
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import DocBin
 
     from ..data.bio import doc_to_bio
 
@@ -164,7 +165,7 @@ def evaluate_ensemble(
     gold = list(DocBin().from_disk(data_path).get_docs(vocab))
     if not gold:
         raise ValueError(f"{data_path} contains no docs.")
-    docs = [Doc(vocab, words=[t.text for t in d]) for d in gold]
+    docs = [unannotated(d, vocab) for d in gold]
     alpha = list(alpha) if alpha is not None else [1.0 / len(teachers)] * len(teachers)
     start = time.perf_counter()
     mixed, labels = ensemble_predict(teachers, docs, alpha, batch_size=batch_size)

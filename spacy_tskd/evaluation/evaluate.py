@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ..data.docs import unannotated
 from ..util import PathLike, atomic_write_text, check_pipeline_dir
 from .scorer import score_docs
 
@@ -35,7 +36,7 @@ def evaluate(
     ``decode`` (``argmax``/``viterbi``) replaces the ``tskd_ner`` components' own.
     """
     import spacy
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import DocBin
     from tqdm import tqdm
 
     pipeline_path = Path(pipeline_path)
@@ -58,10 +59,7 @@ def evaluate(
     if not gold_docs:
         raise ValueError(f"{data_path} contains no docs.")
 
-    inputs = [
-        Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
-        for d in gold_docs
-    ]
+    inputs = [unannotated(d, nlp.vocab) for d in gold_docs]
     n_words = sum(len(d) for d in inputs)
     start = time.perf_counter()
     pred_docs = list(

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..util import PathLike, atomic_write_bytes, atomic_write_text
 from .analysis import merge_bins
+from .table import markdown_table
 
 RESULT_FORMAT = "spacy-tskd-result/1"
 TARGETS = ("es", "nl", "de")  # the paper's column order
@@ -337,9 +338,7 @@ def _paper_cell(setting: str, system: str) -> str:
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return markdown_table(head, rows).split("\n")
 
 
 def _table_section(spec: TableSpec, groups: Dict[GroupKey, Group], figure) -> List[str]:

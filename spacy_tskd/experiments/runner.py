@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..util import PathLike
+from .table import markdown_table
 
 # the project directory's configs (commands run from it), never the source tree's: the
 # package installed from a wheel has no configs/
@@ -386,8 +387,8 @@ def pivot_table(rows: Sequence[Dict]) -> str:
     systems = list(dict.fromkeys(r["system"] for r in rows))
     targets = list(dict.fromkeys(r["target"] for r in rows))
     cell = {(r["target"], r["system"]): r["f1"] for r in rows}
-    lines = ["| target | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
-    for t in targets:
-        vals = [f"{100 * cell[t, x]:.2f}" if (t, x) in cell else "–" for x in systems]
-        lines.append(f"| {t} | " + " | ".join(vals) + " |")
-    return "\n".join(lines)
+    body = [
+        [t] + [f"{100 * cell[t, x]:.2f}" if (t, x) in cell else "–" for x in systems]
+        for t in targets
+    ]
+    return markdown_table(["target", *systems], body)
