@@ -436,9 +436,12 @@ def build_student(
     learn_rate: float = 1e-4,
     max_length: int = 128,
     frozen_layers: int = 3,
+    encoder_arch: Optional[str] = None,
 ):
     """The student ``nlp`` and optimizer as ``distill`` builds them, at a constant learning rate.
 
+    encoder_arch (Optional[str]): Replace the config's encoder block with this
+        architecture (same name, max_length, frozen layers, embeddings frozen).
     RETURNS (Tuple[Language, Optimizer, str]): Initialized pipeline, optimizer, component name.
     """
     from spacy.util import load_config, load_model_from_config, registry
@@ -456,6 +459,14 @@ def build_student(
         interpolate=False,
     )
     component = config["distill"]["component"]
+    if encoder_arch is not None:
+        config["components"][component]["model"]["encoder"] = {
+            "@architectures": encoder_arch,
+            "name": str(encoder),
+            "max_length": max_length,
+            "frozen_layers": frozen_layers,
+            "freeze_embeddings": True,
+        }
     config["initialize"]["components"][component] = {"labels": list(labels)}
     config["distill"]["optimizer"]["learn_rate"] = float(learn_rate)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
@@ -501,11 +512,7 @@ def _run_project(
     finally:
         del ner.distill
     batches = batches[: warmup + steps]
-    tokenizer = ner.model.get_ref("encoder").shims[0].tokenizer
-    max_length = ner.model.get_ref("encoder").attrs["max_length"]
-    pieces, padded = _project_pieces(
-        ner, tokenizer, [[docs[i] for i in b] for b in batches[warmup:]]
-    )
+    pieces, padded = _project_pieces(ner, [[docs[i] for i in b] for b in batches[warmup:]])
     return (
         {
             "seconds": seconds,
@@ -514,18 +521,28 @@ def _run_project(
             "mean_loss": float(np.mean(losses)),
             "pieces": pieces,
             "padded_pieces": padded,
-            "max_length": max_length,
         },
         batches,
     )
 
 
-def _project_pieces(ner, tokenizer, batches) -> Tuple[int, int]:
+def _project_pieces(ner, batches) -> Tuple[int, int]:
     """Real and padded word pieces the project's encoder computes for ``batches``."""
     from ..architectures.first_piece_encoder import _chunks, tokenize_docs
 
     encoder = ner.model.get_ref("encoder")
     real = padded = 0
+    if encoder.name == "tskd_transformer":  # spacy-transformers: one padded batch of windows
+        transformer = encoder.get_ref("transformer")
+        for docs in batches:
+            spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
+            lengths = [
+                len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]
+            ]
+            real += sum(lengths)
+            padded += len(lengths) * max(lengths, default=0)
+        return real, padded
+    tokenizer = encoder.shims[0].tokenizer
     for docs in batches:
         pb = tokenize_docs(tokenizer, docs, encoder.attrs["max_length"])
         lengths = [len(w) for w in pb.windows]

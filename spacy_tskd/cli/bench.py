@@ -99,6 +99,59 @@ def bench_distill_cli(
     msg.good("Correctness check passed")
 
 
+@command(bench_app, "encoders")
+def bench_encoders_cli(
+    encoder: Path = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory."),
+    docs: Path = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on."),
+    teacher_probs: Path = typer.Option(
+        ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
+    ),
+    n_sents: int = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per step."),
+    steps: int = typer.Option(10, "--steps", help="Timed steps per path."),
+    warmup_steps: int = typer.Option(1, "--warmup-steps", help="Untimed steps before them."),
+    max_length: int = typer.Option(128, "--max-length", help="Word pieces per window."),
+    frozen_layers: int = typer.Option(3, "--frozen-layers", help="Frozen bottom layers."),
+    spacy_ner: bool = typer.Option(
+        True, "--spacy-ner/--no-spacy-ner", help="Also time spaCy's transformer + ner."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Batch order and torch seed."),
+    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+) -> None:
+    """The student's encoder on spacy-transformers vs the hand-written one (speed gate:
+    at least 90 % of its throughput), and spaCy's own transformer + ner, same batches.
+    Exits with code 2 when the gate fails."""
+    from wasabi import msg
+
+    from ..bench import write_json
+    from ..bench.encoders import bench_encoders, format_encoders_report
+
+    results = bench_encoders(
+        encoder=encoder,
+        teacher_probs=teacher_probs,
+        docs=docs,
+        n_sents=n_sents,
+        batch_size=batch_size,
+        steps=steps,
+        warmup_steps=warmup_steps,
+        max_length=max_length,
+        frozen_layers=frozen_layers,
+        spacy_ner=spacy_ner,
+        seed=seed,
+        threads=threads,
+    )
+    msg.table(format_encoders_report(results), header=["", *results["paths"]])
+    if json_path is not None:
+        write_json(json_path, results)
+        msg.info(f"Results written to {json_path}")
+    ratio = results["throughput_ratio"]
+    if not results["passed"]:
+        msg.fail(f"spacy-transformers path at {ratio:.1%} of the hand-written throughput (< 90 %)")
+        raise typer.Exit(code=2)
+    msg.good(f"spacy-transformers path at {ratio:.1%} of the hand-written throughput (>= 90 %)")
+
+
 @command(bench_app, "annotate")
 def bench_annotate_cli(
     pipeline: Path = typer.Argument(..., help="Saved teacher pipeline directory."),
