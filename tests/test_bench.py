@@ -12,7 +12,7 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
-from spacy_tskd.bench.distill import (
+from spacy_tskd.bench.reference import (
     check_same_encoder_weights,
     copy_head_to_reference,
     encode_reference_batch,

