@@ -7,131 +7,27 @@ says which command made it, with PNG charts beside it.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shlex
 import statistics
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..util import PathLike, atomic_write_bytes, atomic_write_text
 from .analysis import merge_bins
-from .table import markdown_table
-
-RESULT_FORMAT = "spacy-tskd-result/1"
-TARGETS = ("es", "nl", "de")  # the paper's column order
-CONLL_LANGUAGES = ("de", "en", "es", "nl")
-SINGLE_SOURCES = ("en",)
-SYSTEMS = {
-    "single": ("MT", "HL", "TS"),
-    "multi": ("MT-avg", "MT-sim", "TS-avg", "TS-sim", "TS-cosine", "TS-l2"),
-}
-NO_PAPER = "not available offline"
-
-# Published F1 (%) of Wu et al. (2020), who used multilingual BERT (mBERT-base),
-# a different encoder from this project's default: for orientation only.
-# Keyed by (setting, system); values per target language.
-# Source: the authors' repository, github.com/microsoft/vert-papers,
-# papers/SingleMulti-TS/README.md at commit 3b41d7d73a3dd33ab648f5c26c9c0929aa79e7c3
-# ("Fixing multi-source results", 2020-07-15), section "Results", which reports the
-# paper's comparison tables. Numbers not found there are not listed (the report
-# then says "not available offline"): the ablation and similarity-variant tables of
-# the paper were not available offline.
-PAPER_SOURCE = "github.com/microsoft/vert-papers, papers/SingleMulti-TS/README.md, commit 3b41d7d"
-PAPER_MBERT: Dict[Tuple[str, str], Dict[str, float]] = {
-    # README table "Performance comparisons on Single-Source" (the paper's
-    # single-source comparison table, en -> target), row "Single-TS".
-    ("single", "TS"): {"es": 76.94, "nl": 80.89, "de": 73.22},
-    # README table "Performance comparisons on Multi-Source" (the paper's
-    # multi-source comparison table), row "Multi-TS": the proposed method, teachers
-    # weighted by the language-similarity measure, i.e. TS-sim here.
-    ("multi", "TS-sim"): {"es": 78.00, "nl": 81.33, "de": 75.33},
-}
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    key: str
-    title: str
-    intro: str
-    rows: Tuple[Tuple[str, str, str], ...]  # (setting, system, row label)
-
-
-TABLES = (
-    TableSpec(
-        "single",
-        "Single-source transfer (en → target)",
-        "MT: the English teacher applied directly (direct model transfer). "
-        "TS: the student trained on the teacher's probabilities (MSE).",
-        (("single", "MT", "MT"), ("single", "TS", "TS")),
-    ),
-    TableSpec(
-        "multi",
-        "Multi-source transfer (sources: the other three CoNLL languages)",
-        "MT-avg / MT-sim: the teachers' ensemble with uniform / similarity weights. "
-        "TS-avg / TS-sim: the student trained on those weighted teacher probabilities.",
-        (
-            ("multi", "MT-avg", "MT-avg"),
-            ("multi", "MT-sim", "MT-sim"),
-            ("multi", "TS-avg", "TS-avg"),
-            ("multi", "TS-sim", "TS-sim"),
-        ),
-    ),
-    TableSpec(
-        "ablations",
-        "Ablations: hard labels, and teacher vs student",
-        "HL: the single-source student trained with cross-entropy on the teacher's argmax "
-        "instead of its probabilities. Each teacher (MT) is followed by its student (TS).",
-        (
-            ("single", "MT", "MT (single)"),
-            ("single", "HL", "HL (single)"),
-            ("single", "TS", "TS (single)"),
-            ("multi", "MT-avg", "MT-avg (multi)"),
-            ("multi", "TS-avg", "TS-avg (multi)"),
-            ("multi", "MT-sim", "MT-sim (multi)"),
-            ("multi", "TS-sim", "TS-sim (multi)"),
-        ),
-    ),
-    TableSpec(
-        "similarity",
-        "Similarity variants (multi-source students)",
-        "Source weights: avg = uniform; cosine / l2 = cosine similarity / negative L2 "
-        "distance between the target text's mean sentence embedding and each source "
-        "language's; sim = the paper's learned similarity (a model trained to identify "
-        "the source language).",
-        (
-            ("multi", "TS-avg", "TS-avg"),
-            ("multi", "TS-cosine", "TS-cosine"),
-            ("multi", "TS-l2", "TS-l2"),
-            ("multi", "TS-sim", "TS-sim"),
-        ),
-    ),
+from .paper import NO_PAPER, PAPER_MBERT, PAPER_SOURCE, TABLES, TableSpec
+from .plots import bar_chart, fig5_chart
+from .results import (
+    CONLL_LANGUAGES,
+    RESULT_FORMAT,
+    SINGLE_SOURCES,
+    SYSTEMS,
+    TARGETS,
+    Group,
+    GroupKey,
+    load_results,
 )
-
-GroupKey = Tuple[str, str, Tuple[str, ...], str]  # (setting, system, sources, target)
-
-
-@dataclass
-class Group:
-    """All seeds of one experiment: (setting, system, sources, target)."""
-
-    key: GroupKey
-    runs: Dict[int, Dict] = field(default_factory=dict)  # seed -> result
-    files: Dict[int, Path] = field(default_factory=dict)
-
-    @property
-    def seeds(self) -> List[int]:
-        return sorted(self.runs)
-
-    def values(self, score: str = "ents_f") -> List[float]:
-        return [100 * float(self.runs[s]["scores"][score]) for s in self.seeds]
-
-    def type_values(self, label: str) -> List[float]:
-        per = (self.runs[s]["scores"].get("ents_per_type") or {} for s in self.seeds)
-        return [100 * float(p[label]["f"]) for p in per if label in p]
+from .table import markdown_table
 
 
 def write_report(
@@ -214,95 +110,6 @@ def write_report(
 # ---------------------------------------------------------------- reading
 
 
-def load_results(results_dir: PathLike) -> Tuple[Dict[GroupKey, Group], int, List[Path]]:
-    """Read and group every result JSON under ``results_dir``.
-
-    RETURNS (Tuple[Dict[GroupKey, Group], int, List[Path]]): The groups, the number
-        of result files read, and the JSON files skipped because they are not results.
-    """
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"Results directory not found: {root}")
-    groups: Dict[GroupKey, Group] = {}
-    skipped: List[Path] = []
-    n_files = 0
-    for path in sorted(root.rglob("*.json")):
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path} is not valid JSON ({err}): fix or remove it.") from None
-        fmt = data.get("format") if isinstance(data, dict) else None
-        if fmt != RESULT_FORMAT:
-            warnings.warn(
-                f"Skipping {path}: not a result file (format {fmt!r}, expected {RESULT_FORMAT!r}).",
-                stacklevel=2,
-            )
-            skipped.append(path)
-            continue
-        key, seed = _check_result(data, path)
-        group = groups.setdefault(key, Group(key))
-        if seed in group.runs:
-            raise ValueError(
-                f"Two results for {_describe(key)}, seed {seed}: {group.files[seed]} and "
-                f"{path}. Remove one of them (a seed is counted once)."
-            )
-        group.runs[seed] = data
-        group.files[seed] = path
-        n_files += 1
-    if not groups:
-        raise ValueError(
-            f"No result files ({RESULT_FORMAT}) under {root}: run the experiments first."
-        )
-    return groups, n_files, skipped
-
-
-def _check_result(data: Dict, path: Path) -> Tuple[GroupKey, int]:
-    def bad(what: str) -> ValueError:
-        return ValueError(f"{path}: {what} (format {RESULT_FORMAT}).")
-
-    setting = data.get("setting")
-    if setting not in SYSTEMS:
-        raise bad(f"'setting' must be 'single' or 'multi', got {setting!r}")
-    system, target, seed = data.get("system"), data.get("target"), data.get("seed")
-    if not isinstance(system, str) or not system:
-        raise bad(f"'system' must be a name such as {SYSTEMS[setting]}, got {system!r}")
-    if not isinstance(target, str) or not target:
-        raise bad(f"'target' must be a language code, got {target!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise bad(f"'seed' must be an integer, got {seed!r}")
-    sources = data.get("sources")
-    if (
-        not isinstance(sources, list)
-        or not sources
-        or not all(isinstance(s, str) and s for s in sources)
-    ):
-        raise bad(f"'sources' must be a non-empty list of language codes, got {sources!r}")
-    scores = data.get("scores")
-    if not isinstance(scores, dict):
-        raise bad("'scores' is missing")
-    for name in ("ents_f", "ents_p", "ents_r"):
-        value = scores.get(name)
-        if name == "ents_f" and value is None:
-            raise bad("'scores.ents_f' is missing")
-        if value is not None and (
-            not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1
-        ):
-            raise bad(f"'scores.{name}' must be a fraction in [0, 1], got {value!r}")
-    per = scores.get("ents_per_type") or {}
-    if not isinstance(per, dict) or not all(
-        isinstance(v, dict) and isinstance(v.get("f"), (int, float)) for v in per.values()
-    ):
-        raise bad("'scores.ents_per_type' must map each type to {'p', 'r', 'f'}")
-    return (setting, system, tuple(sorted(sources)), target), seed
-
-
-def _describe(key: GroupKey) -> str:
-    setting, system, sources, target = key
-    return f"{system} ({setting}-source, {'+'.join(sources)} → {target})"
-
-
 # ---------------------------------------------------------------- formatting
 
 
@@ -361,7 +168,7 @@ def _table_section(spec: TableSpec, groups: Dict[GroupKey, Group], figure) -> Li
         rows.append([label, *cells, avg, _paper_cell(setting, system)])
     lines = [f"## {spec.title}", "", spec.intro, "", *_md_table(head, rows), ""]
     if bars:
-        rel = figure(spec.key, _bar_chart(spec.title, [r[2] for r in spec.rows], bars, missing))
+        rel = figure(spec.key, bar_chart(spec.title, [r[2] for r in spec.rows], bars, missing))
         lines += [f"![{spec.title}]({rel})", ""]
         if missing:
             lines += ["Left out of the chart (missing): " + ", ".join(missing) + ".", ""]
@@ -469,7 +276,7 @@ def _fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
                 f"{100 * total_c / total_e:.1f} %" if total_e else "–",
             ]
         )
-        rel = figure(f"fig5-{'+'.join(sources)}-{target}", _fig5_chart(name, bins))
+        rel = figure(f"fig5-{'+'.join(sources)}-{target}", fig5_chart(name, bins))
         lines += [f"### {name} (seeds {', '.join(map(str, seeds))})", ""]
         lines += _md_table(["teacher confidence", "teacher errors", "corrected", "share"], rows)
         lines += ["", f"![Fig. 5 {name}]({rel})", ""]
@@ -655,71 +462,3 @@ def _encoder(run: Dict) -> str:
 
 
 # ---------------------------------------------------------------- plots
-
-
-def _new_figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _bar_chart(
-    title: str,
-    labels: Sequence[str],
-    bars: Sequence[Tuple[str, str, float, Optional[float]]],
-    missing: Sequence[str],
-) -> bytes:
-    """Grouped bars: one group per target, one bar per row; sd as error bars."""
-    shown = [label for label in labels if any(b[0] == label for b in bars)]
-    fig = _new_figure(8.5, 4.2)
-    ax = fig.add_subplot(1, 1, 1)
-    width = 0.8 / max(len(shown), 1)
-    for i, label in enumerate(shown):
-        xs, ys, errs = [], [], []
-        for row, target, mean, sd in bars:
-            if row == label:
-                xs.append(TARGETS.index(target) - 0.4 + width * (i + 0.5))
-                ys.append(mean)
-                errs.append(sd or 0.0)
-        ax.bar(xs, ys, width, yerr=errs, capsize=3, label=label)
-    ax.set_xticks(range(len(TARGETS)), TARGETS)
-    ax.set_ylabel("F1 (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    note = "mean over seeds, error bars: sample sd (none for one seed)"
-    if missing:
-        note += "; missing, not drawn: " + ", ".join(missing)
-    fig.text(0.01, 0.01, note, fontsize=7, wrap=True)
-    fig.subplots_adjust(bottom=0.18, right=0.76)
-    return _png(fig)
-
-
-def _fig5_chart(name: str, bins: Sequence[Dict]) -> bytes:
-    """Share of teacher errors the student corrects per confidence bin, counts annotated."""
-    fig = _new_figure(7.5, 4.0)
-    ax = fig.add_subplot(1, 1, 1)
-    xs = list(range(len(bins)))
-    shares = [
-        100 * b["corrected"] / b["teacher_errors"] if b["teacher_errors"] else 0.0 for b in bins
-    ]
-    ax.bar(xs, shares, 0.8, color="tab:blue")
-    for x, b, share in zip(xs, bins, shares):
-        text = f"{b['corrected']}/{b['teacher_errors']}" if b["teacher_errors"] else "no errors"
-        ax.text(x, share + 1.5, text, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(xs, [f"{b['lo']:.1f}–{b['hi']:.1f}" for b in bins], fontsize=7)
-    ax.set_xlabel("teacher confidence (max probability)")
-    ax.set_ylabel("teacher errors corrected by the student (%)")
-    ax.set_ylim(0, 110)
-    ax.set_title(f"Fig. 5, {name}: corrected / teacher errors", fontsize=10)
-    fig.subplots_adjust(bottom=0.15)
-    return _png(fig)
