@@ -110,7 +110,6 @@ def make_nlp(encoder_dir, arch="spacy-tskd.FirstPieceEncoder.v1", **encoder_cfg)
 
 def hf_model(nlp, component="tskd_ner"):
     """The torch Hugging Face model inside a pipeline's encoder (either architecture)."""
-    encoder = nlp.get_pipe(component).model.get_ref("encoder")
-    if encoder.name == "tskd_transformer":
-        return encoder.get_ref("transformer").transformer
-    return encoder.shims[0].module.transformer
+    from spacy_tskd.bench.student import student_hf_model
+
+    return student_hf_model(nlp.get_pipe(component))

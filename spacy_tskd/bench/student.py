@@ -110,30 +110,28 @@ def run_project(
     )
 
 
-def project_pieces(ner, batches) -> Tuple[int, int]:
-    """Real and padded word pieces the project's encoder computes for ``batches``."""
+def padded_groups(ner, docs) -> List[List[int]]:
+    """Word pieces of each window the encoder computes for ``docs``, one list per group
+    of windows padded together (the hand-written encoder pads length-sorted chunks,
+    spacy-transformers the whole batch)."""
+    encoder = ner.model.get_ref("encoder")
+    if encoder.name == "tskd_transformer":
+        transformer = encoder.get_ref("transformer")
+        spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
+        if not spans:
+            return []
+        return [[len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]]]
     from ..architectures.first_piece_encoder import _chunks, tokenize_docs
 
-    encoder = ner.model.get_ref("encoder")
-    real = padded = 0
-    if encoder.name == "tskd_transformer":  # spacy-transformers: one padded batch of windows
-        transformer = encoder.get_ref("transformer")
-        for docs in batches:
-            spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
-            lengths = [
-                len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]
-            ]
-            real += sum(lengths)
-            padded += len(lengths) * max(lengths, default=0)
-        return real, padded
-    tokenizer = encoder.shims[0].tokenizer
-    for docs in batches:
-        pb = tokenize_docs(tokenizer, docs, encoder.attrs["max_length"])
-        lengths = [len(w) for w in pb.windows]
-        real += sum(lengths)
-        for win_ids, _ in _chunks(pb, encoder.attrs["chunk_pieces"]):
-            padded += len(win_ids) * max(lengths[w] for w in win_ids)
-    return real, padded
+    pb = tokenize_docs(encoder.shims[0].tokenizer, docs, encoder.attrs["max_length"])
+    lengths = [len(w) for w in pb.windows]
+    return [[lengths[w] for w in ids] for ids, _ in _chunks(pb, encoder.attrs["chunk_pieces"])]
+
+
+def project_pieces(ner, batches) -> Tuple[int, int]:
+    """Real and padded word pieces the project's encoder computes for ``batches``."""
+    groups = [g for docs in batches for g in padded_groups(ner, docs)]
+    return sum(map(sum, groups)), sum(len(g) * max(g) for g in groups)
 
 
 def project_logits(ner, docs) -> np.ndarray:
@@ -141,12 +139,16 @@ def project_logits(ner, docs) -> np.ndarray:
 
 
 def student_hf_model(ner):
+    """The torch Hugging Face model inside a ``tskd_ner`` component (either encoder)."""
     try:
-        return ner.model.get_ref("encoder").shims[0].module.transformer
+        encoder = ner.model.get_ref("encoder")
+        if encoder.name == "tskd_transformer":
+            return encoder.get_ref("transformer").transformer
+        return encoder.shims[0].module.transformer
     except (KeyError, IndexError, AttributeError, ValueError) as err:
         raise ValueError(
-            "The component's model is not spacy-tskd.TokenSoftmax.v1 over "
-            f"spacy-tskd.FirstPieceEncoder.v1 ({err})."
+            "The component's model is not spacy-tskd.TokenSoftmax over a transformer "
+            f"encoder (spacy-tskd.TransformerEncoder.v1 or FirstPieceEncoder.v1): {err}"
         ) from err
 
 
@@ -238,6 +240,7 @@ __all__ = [
     "n_batches",
     "progress_logger",
     "project_logits",
+    "padded_groups",
     "project_pieces",
     "run_project",
     "sample_docs",
