@@ -89,7 +89,7 @@ def train_docs():
 ENCODERS = ("spacy-tskd.FirstPieceEncoder.v1", "spacy-tskd.TransformerEncoder.v1")
 
 
-def make_nlp(encoder_dir, arch="spacy-tskd.FirstPieceEncoder.v1", **encoder_cfg):
+def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", **encoder_cfg):
     """A blank pipeline with a tskd_ner component on ``encoder_dir`` (encoder ``arch``)."""
     import spacy
 

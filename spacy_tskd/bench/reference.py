@@ -44,7 +44,8 @@ class ReferenceBatch:
 
 
 def encode_reference_batch(tokenizer, docs: Sequence, max_length: int) -> ReferenceBatch:
-    """Tokenize docs the way the paper's code does: padded and truncated to ``max_length``."""
+    """Tokenize docs the way the paper's code does: padded and truncated to ``max_length``;
+    each word's label sits on its first piece that holds the word's characters."""
     import torch
 
     words = [[t.text for t in doc] for doc in docs]
@@ -63,11 +64,19 @@ def encode_reference_batch(tokenizer, docs: Sequence, max_length: int) -> Refere
     fits = np.zeros(int(offsets[-1]), dtype=bool)
     n_real = enc["attention_mask"].sum(dim=1).tolist()
     for d in range(len(words)):
+        word_ids = enc.word_ids(d)
+        pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"][d])
         seen = set()
-        for pos, w in enumerate(enc.word_ids(d)):
+        for pos, w in enumerate(word_ids):
             if w is None or w in seen:
                 continue
             seen.add(w)
+            # the first piece with the word's characters: a bare "▁" (SentencePiece's
+            # whitespace marker, split off before punctuation) covers the space before
+            # the word, and spacy-transformers aligns it to no token
+            nxt = pos + 1
+            if pieces[pos] == "\u2581" and nxt < len(word_ids) and word_ids[nxt] == w:
+                pos = nxt
             rows.append(d)
             cols.append(pos)
             tokens.append(int(offsets[d]) + w)
