@@ -65,3 +65,15 @@ def test_train_teacher_missing_data(tmp_path):
     )
     assert result.exit_code == 1
     assert "nope.spacy" in result.output and "convert" in result.output
+
+
+def test_teacher_trains_on_the_conll_tokens():
+    """gold_preproc: spaCy's Corpus would otherwise re-tokenize each sentence with the
+    pipeline's (language-specific) tokenizer, so the teacher would learn on other tokens
+    than those it annotates and is scored on."""
+    from spacy.util import load_config
+
+    for name in ("teacher.cfg", "teacher_mbert.cfg"):
+        config = load_config(Path(__file__).parent.parent / "configs" / name)
+        assert config["corpora"]["train"]["gold_preproc"] is True, name
+        assert config["corpora"]["dev"]["gold_preproc"] is True, name

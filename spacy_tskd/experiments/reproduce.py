@@ -378,9 +378,9 @@ class _Study:
     def _portable(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
         """Overrides with paths inside ``out`` made relative and the encoder path
         dropped (its identity is hashed instead), so a moved study keeps its hash.
-        ``nlp.lang`` is dropped too: it only picks the tokenizer for raw text, and
-        training reads pre-tokenized DocBins, so results made before pipelines had
-        their language keep their hash."""
+        ``nlp.lang`` is dropped too: it only picks the tokenizer for raw text (teachers
+        train on the CoNLL tokens, ``gold_preproc = true``; students on docs rebuilt
+        from them)."""
 
         def rel(part: str) -> str:
             try:
