@@ -3,8 +3,8 @@
 spaCy's ``warmup_linear.v1`` schedule needs the total number of steps, which
 depends on the size of the (possibly sub-sampled) training set. This wrapper
 counts the training docs, sets ``warmup_steps`` (``warmup_frac`` of the total,
-10 % by default) and ``total_steps``, evaluates on the source dev set after every
-epoch (``eval_frequency``), and then runs ``spacy train``.
+10 % by default) and ``total_steps``, scores the source dev set after the last update
+(``eval_frequency``), and then runs ``spacy train``.
 """
 
 from __future__ import annotations
@@ -37,14 +37,15 @@ def schedule_overrides(config, warmup_frac: float = 0.1) -> Dict[str, Any]:
     epochs = int(config["training"]["max_epochs"])
     if epochs < 1:
         raise ValueError("training.max_epochs must be >= 1 for teacher training.")
-    per_epoch = max(1, math.ceil(n_docs / size))  # the bucket batcher's batches per epoch
-    total = per_epoch * epochs
+    total = max(1, math.ceil(n_docs / size)) * epochs  # the bucket batcher's batches
     return {
         "training.optimizer.learn_rate.total_steps": total,
         "training.optimizer.learn_rate.warmup_steps": int(round(warmup_frac * total)),
-        # score the source dev set after every epoch: the last score is the teacher's
-        # (meta.json "performance"); a teacher that collapsed shows there
-        "training.eval_frequency": per_epoch,
+        # spaCy scores the dev set after the updates of steps 0, f, 2f, ... (0-based)
+        # and never after the last one unless f divides total - 1: so the source dev
+        # score after the last update is in the teacher's meta.json ("performance");
+        # a teacher that collapsed shows there
+        "training.eval_frequency": max(1, total - 1),
     }
 
 
