@@ -18,21 +18,35 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+# options shared by `bench distill` and `bench encoders` (one definition each)
+ENCODER_OPTION = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory.")
+DOCS_OPTION = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on.")
+TEACHER_PROBS_OPTION = typer.Option(
+    ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
+)
+N_SENTS_OPTION = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs.")
+BATCH_SIZE_OPTION = typer.Option(32, "--batch-size", "-b", help="Docs per step.")
+STEPS_OPTION = typer.Option(10, "--steps", help="Timed steps per path.")
+WARMUP_STEPS_OPTION = typer.Option(1, "--warmup-steps", help="Untimed steps before them.")
+FROZEN_LAYERS_OPTION = typer.Option(3, "--frozen-layers", help="Frozen bottom layers.")
+SEED_OPTION = typer.Option(0, "--seed", help="Batch order and torch seed.")
+THREADS_OPTION = typer.Option(0, "--threads", help="torch threads (0: torch's default).")
+JSON_PATH_OPTION = typer.Option(None, "--json", help="Write all numbers here.")
+
+
 @command(bench_app, "distill")
 def bench_distill_cli(
-    encoder: Path = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory."),
-    docs: Path = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on."),
-    teacher_probs: Path = typer.Option(
-        ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
-    ),
-    n_sents: int = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs."),
-    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per step."),
-    steps: int = typer.Option(10, "--steps", help="Timed steps per path."),
-    warmup_steps: int = typer.Option(1, "--warmup-steps", help="Untimed steps before them."),
+    encoder: Path = ENCODER_OPTION,
+    docs: Path = DOCS_OPTION,
+    teacher_probs: Path = TEACHER_PROBS_OPTION,
+    n_sents: int = N_SENTS_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    steps: int = STEPS_OPTION,
+    warmup_steps: int = WARMUP_STEPS_OPTION,
     heldout: int = typer.Option(32, "--heldout", help="Held-out docs for the check."),
     learn_rate: float = typer.Option(1e-4, "--learn-rate", help="Constant learning rate."),
     max_length: int = typer.Option(128, "--max-length", help="Word pieces per sequence."),
-    frozen_layers: int = typer.Option(3, "--frozen-layers", help="Frozen bottom layers."),
+    frozen_layers: int = FROZEN_LAYERS_OPTION,
     dropout: bool = typer.Option(
         True, "--dropout/--no-dropout", help="--no-dropout: deterministic, tighter check."
     ),
@@ -42,9 +56,9 @@ def bench_distill_cli(
     config: Optional[Path] = typer.Option(
         None, "--config", help="Student config (default configs/student.cfg)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Batch order and torch seed."),
-    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+    seed: int = SEED_OPTION,
+    threads: int = THREADS_OPTION,
+    json_path: Optional[Path] = JSON_PATH_OPTION,
 ) -> None:
     """Time the project's distillation step against a paper-style Hugging Face loop."""
     from wasabi import msg
@@ -101,23 +115,21 @@ def bench_distill_cli(
 
 @command(bench_app, "encoders")
 def bench_encoders_cli(
-    encoder: Path = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory."),
-    docs: Path = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on."),
-    teacher_probs: Path = typer.Option(
-        ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
-    ),
-    n_sents: int = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs."),
-    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per step."),
-    steps: int = typer.Option(10, "--steps", help="Timed steps per path."),
-    warmup_steps: int = typer.Option(1, "--warmup-steps", help="Untimed steps before them."),
+    encoder: Path = ENCODER_OPTION,
+    docs: Path = DOCS_OPTION,
+    teacher_probs: Path = TEACHER_PROBS_OPTION,
+    n_sents: int = N_SENTS_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    steps: int = STEPS_OPTION,
+    warmup_steps: int = WARMUP_STEPS_OPTION,
     max_length: int = typer.Option(128, "--max-length", help="Word pieces per window."),
-    frozen_layers: int = typer.Option(3, "--frozen-layers", help="Frozen bottom layers."),
+    frozen_layers: int = FROZEN_LAYERS_OPTION,
     spacy_ner: bool = typer.Option(
         True, "--spacy-ner/--no-spacy-ner", help="Also time spaCy's transformer + ner."
     ),
-    seed: int = typer.Option(0, "--seed", help="Batch order and torch seed."),
-    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+    seed: int = SEED_OPTION,
+    threads: int = THREADS_OPTION,
+    json_path: Optional[Path] = JSON_PATH_OPTION,
 ) -> None:
     """The student's encoder on spacy-transformers vs the hand-written one (speed gate:
     at least 90 % of its throughput), and spaCy's own transformer + ner, same batches.
@@ -160,8 +172,8 @@ def bench_annotate_cli(
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="Docs per predict batch."),
     component: str = typer.Option("tskd_ner", "--component", "-c", help="NER component."),
     matmul_repeats: int = typer.Option(10, "--matmul-repeats", help="Timed matmul runs."),
-    threads: int = typer.Option(0, "--threads", help="torch threads (0: torch's default)."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here."),
+    threads: int = THREADS_OPTION,
+    json_path: Optional[Path] = JSON_PATH_OPTION,
 ) -> None:
     """Time teacher inference (word pieces/s, words/s) against a FLOP bound."""
     from wasabi import msg
