@@ -180,6 +180,7 @@ def test_spacy_package_installs_lean_and_runs_offline(tiny_encoder_dir, train_do
     nlp.to_disk(tmp_path / "pipeline")
     shutil.rmtree(tmp_path / "encoder")  # the package must not need it
     dist = tmp_path / "dist"
+    dist.mkdir()
     subprocess.run(
         [sys.executable, "-m", "spacy", "package", str(tmp_path / "pipeline"), str(dist),
          "--build", "wheel", "--force"],
