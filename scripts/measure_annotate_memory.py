@@ -1,7 +1,7 @@
 """Peak memory and wall time of streaming annotation for growing corpora.
 
 For each size N given, writes a plain-text file of N sentences (the sentences of
---source repeated, or synthetic ones), runs ``annotate_stream`` on it in a fresh
+--source repeated, or synthetic ones), runs ``annotate`` on it in a fresh
 subprocess and reports that run's peak RSS (``getrusage(RUSAGE_CHILDREN)
 .ru_maxrss`` of a wrapper process whose only child is the run) and wall time.
 With streaming, the peak RSS should not grow with N (one shard in memory).
@@ -26,9 +26,9 @@ from typing import Dict, Iterator, List, Optional
 
 RUN_ONE = """
 import json, sys
-from spacy_tskd.distill.stream import annotate_stream
+from spacy_tskd.distill.annotate import annotate
 kwargs = json.loads(sys.argv[1])
-info = annotate_stream(progress=False, **kwargs)
+info = annotate(progress=False, **kwargs)
 print("RESULT " + json.dumps(info))
 """
 
@@ -88,7 +88,7 @@ def run_one(kwargs: Dict) -> Dict:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        raise SystemExit(f"annotate_stream failed (exit {proc.returncode})")
+        raise SystemExit(f"annotate failed (exit {proc.returncode})")
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]
     info = json.loads(line[len("RESULT ") :])
     rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux

@@ -21,8 +21,8 @@ if [ ! -d "$out/$name/model-last" ]; then
   echo "{\"teacher\": \"$name\", \"train_seconds\": $(( $(date +%s) - start ))}" > "$out/$name/wall.json"
 fi
 for split in en/dev en/test es/test nl/test de/test; do
-  tag=${split/\//-}; probs=$out/probs/$name-$tag.npz
-  [ -f "$probs" ] || python -m spacy_tskd annotate "$out/$name/model-last" "corpus_full/$split.spacy" "$probs"
+  tag=${split/\//-}; probs=$out/probs/$name-$tag
+  python -m spacy_tskd annotate "$out/$name/model-last" "corpus_full/$split.spacy" "$probs"  # resumes
   for decode in argmax viterbi; do
     python -m spacy_tskd evaluate-probs "corpus_full/$split.spacy" "$probs" --decode $decode \
       --system "$name" --output "metrics/sweep/$name-$tag-$decode.json" > /dev/null

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -67,3 +68,12 @@ def check_pipeline_dir(path: Path, what: str = "Pipeline") -> None:
         raise FileNotFoundError(f"{what} directory not found: {path}")
     if not (path / "config.cfg").is_file():
         raise FileNotFoundError(f"{path} is not a saved spaCy pipeline (no config.cfg in it).")
+
+
+def sha256_file(path: PathLike) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

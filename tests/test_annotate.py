@@ -1,26 +1,27 @@
-"""The annotate step: teacher probabilities computed once (eval mode, no gold) and stored."""
+"""The annotate step: teacher probabilities computed once (eval mode, no gold), stored in
+the docs of DocBin shards, resumable; and the errors of every bad input."""
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import json
+import weakref
+from hashlib import sha256
+from pathlib import Path
 
 import numpy as np
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
-from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_tskd import __version__
 from spacy_tskd.cli import app
-from spacy_tskd.data.bio import bio_to_spans, doc_to_bio
-from spacy_tskd.distill.teacher_probs import (
-    TeacherProbs,
-    annotate,
-    load_teacher_probs,
-    merge_shards,
-)
+from spacy_tskd.data.bio import bio_to_spans
+from spacy_tskd.distill import annotate as annotate_module
+from spacy_tskd.distill.annotate import annotate
+from spacy_tskd.distill.annotations import FORMAT, USER_DATA_KEY, shard_file
+from spacy_tskd.distill.corpus import TeacherCorpus
 from spacy_tskd.pipeline.ner import TokenSoftmaxNER
 
 from conftest import TRAIN_SENTS, make_nlp
@@ -39,6 +40,23 @@ TARGET_SENTS = [
     [("the", "O"), ("Acme", "B-ORG")],
 ]
 LENGTHS = [len(s) for s in TARGET_SENTS]
+# 10 docs as plain text; blank and whitespace-only lines in between.
+LINES = [
+    "Anna visited Paris today.",
+    "",
+    "Boris works for Acme .",
+    "Globex",
+    "   ",
+    "Carla Dmitri met in Lima and Quito today .",
+    "the Initech",
+    "Oslo and Lima",
+    "Dmitri visited Acme and the Oslo Globex from Lima today .",
+    "Anna",
+    "\t",
+    "Boris met Carla in Quito .",
+    "Acme works for Globex and Initech today .",
+]
+N_LINES = sum(1 for line in LINES if line.strip())
 
 
 def _gold_doc(vocab, sent):
@@ -47,23 +65,30 @@ def _gold_doc(vocab, sent):
     return doc
 
 
-@pytest.fixture(scope="module")
-def teacher_dir(tiny_encoder_dir, tmp_path_factory):
-    """A tiny tskd_ner teacher, initialized and trained for 3 updates, saved to disk."""
-    nlp = make_nlp(tiny_encoder_dir)
+def _train_teacher(encoder_dir, path: Path, n_updates: int) -> Path:
+    from spacy.training import Example
+
+    nlp = make_nlp(encoder_dir)
     examples = []
     for sent in TRAIN_SENTS:
-        gold = _gold_doc(nlp.vocab, sent)
-        words = [t.text for t in gold]
-        examples.append(
-            Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, ents=doc_to_bio(gold)))
-        )
+        words = [w for w, _ in sent]
+        gold = Doc(nlp.vocab, words=words, ents=[t for _, t in sent])
+        examples.append(Example(Doc(nlp.vocab, words=words), gold))
     optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(3):
+    for _ in range(n_updates):
         nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("teacher") / "pipeline"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tiny_encoder_dir, tmp_path_factory):
+    return _train_teacher(tiny_encoder_dir, tmp_path_factory.mktemp("teacher") / "pipeline", 3)
+
+
+@pytest.fixture(scope="module")
+def other_teacher_dir(tiny_encoder_dir, tmp_path_factory):
+    return _train_teacher(tiny_encoder_dir, tmp_path_factory.mktemp("other") / "pipeline", 1)
 
 
 @pytest.fixture(scope="module")
@@ -77,347 +102,335 @@ def docs_path(tmp_path_factory):
     return path
 
 
-def _expected(teacher_dir, n=None):
-    """``ner.predict`` on each target doc on its own, in a freshly loaded teacher."""
-    nlp = spacy.load(teacher_dir)
-    ner = nlp.get_pipe("tskd_ner")
-    out = []
-    for sent in TARGET_SENTS[:n]:
-        if not sent:
-            out.append(np.zeros((0, len(ner.labels)), dtype=np.float32))
-            continue
-        out.append(ner.predict([Doc(nlp.vocab, words=[w for w, _ in sent])])[0])
-    return out, ner.labels
+@pytest.fixture
+def text_path(tmp_path):
+    path = tmp_path / "target.txt"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf8")
+    return path
 
 
-def test_stored_probs_equal_predict_in_input_order(teacher_dir, docs_path, tmp_path, monkeypatch):
-    batch_lengths = []
+def _counting_predict(monkeypatch, fail_at=None):
+    calls = {"docs": 0, "batches": 0, "lengths": []}
     original = TokenSoftmaxNER.predict
 
-    def recording_predict(self, docs):
+    def predict(self, docs):
         docs = list(docs)
-        batch_lengths.append([len(d) for d in docs])
+        calls["batches"] += 1
+        if fail_at is not None and calls["batches"] == fail_at:
+            raise RuntimeError("simulated crash")
+        calls["docs"] += len(docs)
+        calls["lengths"].append([len(d) for d in docs])
         return original(self, docs)
 
-    monkeypatch.setattr(TokenSoftmaxNER, "predict", recording_predict)
-    out = tmp_path / "teacher.npz"
-    meta = annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out, batch_size=2)
-    monkeypatch.undo()
+    monkeypatch.setattr(TokenSoftmaxNER, "predict", predict)
+    return calls
 
+
+def _read(directory):
+    return TeacherCorpus([directory]).read_all(spacy.blank("xx").vocab)
+
+
+# ---------------------------------------------------------------- what is stored
+
+
+def test_docs_carry_predict_probs_in_input_order(teacher_dir, docs_path, tmp_path, monkeypatch):
+    calls = _counting_predict(monkeypatch)
+    out = tmp_path / "en-xx"
+    info = annotate(
+        teacher_path=teacher_dir, input_path=docs_path, output_dir=out, batch_size=2, progress=False
+    )
+    monkeypatch.undo()
     # batches were length-sorted (so the input order was not kept for inference) ...
-    flat = [n for batch in batch_lengths for n in batch]
-    assert flat == sorted(n for n in LENGTHS if n)
-    assert flat != [n for n in LENGTHS if n]
-    # ... but the stored order is the input order, and the values are predict's
-    probs = load_teacher_probs(out)
-    expected, labels = _expected(teacher_dir)
-    assert len(probs) == len(TARGET_SENTS) == meta["n_docs"]
-    assert meta["n_tokens"] == sum(LENGTHS) == probs.n_tokens
-    assert probs.labels == labels
-    for i, exp in enumerate(expected):
-        got = probs[i]
-        assert got.dtype == np.float32
-        assert got.shape == (LENGTHS[i], len(labels))
-        assert np.allclose(got, exp, atol=2e-3), i
-        if len(got):
+    flat = [n for batch in calls["lengths"] for n in batch]
+    assert flat == sorted(n for n in LENGTHS if n) and flat != [n for n in LENGTHS if n]
+    # ... but the docs are stored in the input order, each with predict's values
+    docs, probs = _read(out)
+    nlp = spacy.load(teacher_dir)
+    ner = nlp.get_pipe("tskd_ner")
+    assert [[t.text for t in d] for d in docs] == [[w for w, _ in s] for s in TARGET_SENTS]
+    assert info["n_docs"] == len(TARGET_SENTS) and info["n_tokens"] == sum(LENGTHS)
+    for sent, got in zip(TARGET_SENTS, probs):
+        assert got.dtype == np.float32 and got.shape == (len(sent), len(ner.labels))
+        if sent:
+            expected = ner.predict([Doc(nlp.vocab, words=[w for w, _ in sent])])[0]
+            assert np.allclose(got, expected, atol=2e-3)
             assert np.allclose(got.sum(axis=1), 1.0, atol=1e-6)
-    assert probs[-1].shape == probs[len(probs) - 1].shape
-    with pytest.raises(IndexError):
-        probs[len(probs)]
+    assert not any(d.ents for d in docs) and not any(d.user_data for d in docs)
+
+
+def test_directory_format(teacher_dir, docs_path, tmp_path):
+    out = tmp_path / "en-xx"
+    annotate(
+        teacher_path=teacher_dir, input_path=docs_path, output_dir=out, shard_size=4, progress=False
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "index.json",
+        "meta.json",
+        "shard-00000.json",
+        "shard-00000.spacy",
+        "shard-00001.json",
+        "shard-00001.spacy",
+    ]  # no temporary files left
+    index = json.loads((out / "index.json").read_text())
+    weights = sha256((teacher_dir / "tskd_ner" / "model").read_bytes()).hexdigest()
+    labels = list(spacy.load(teacher_dir).get_pipe("tskd_ner").labels)
+    assert index["format"] == FORMAT and index["labels"] == labels
+    assert index["teacher"]["weights_sha256"] == weights
+    assert index["teacher"]["path"] == str(teacher_dir.resolve())
+    assert index["input"]["sha256"] == sha256(docs_path.read_bytes()).hexdigest()
+    assert index["input"]["format"] == "docbin" and index["spacy_tskd_version"] == __version__
+    assert [(s["doc_start"], s["doc_end"]) for s in index["shards"]] == [(0, 4), (4, 7)]
+    assert index["n_tokens"] == sum(LENGTHS)
+    # a shard is a plain DocBin whose docs carry float16 probabilities and the teacher
+    docs = list(DocBin().from_disk(out / "shard-00001.spacy").get_docs(spacy.blank("xx").vocab))
+    entry = docs[1].user_data[USER_DATA_KEY]
+    assert entry["teacher"] == weights[:16]
+    assert entry["probs"].dtype == np.float16 and entry["probs"].shape == (LENGTHS[5], len(labels))
+    assert not docs[1].ents  # gold never stored
 
 
 def test_annotation_never_sees_gold(teacher_dir, docs_path, tmp_path, monkeypatch):
-    gold_docs = list(DocBin().from_disk(docs_path).get_docs(spacy.blank("xx").vocab))
-    assert any(d.has_annotation("ENT_IOB") and d.ents for d in gold_docs)
     original = TokenSoftmaxNER.predict
     seen = []
 
     def checking_predict(self, docs):
         docs = list(docs)
         for doc in docs:
-            assert not doc.ents
-            assert not doc.has_annotation("ENT_IOB")
-            assert not doc.has_annotation("TAG") and not doc.has_annotation("POS")
+            assert not doc.ents and not doc.has_annotation("ENT_IOB")
             assert not doc.user_data and not doc.spans and not doc.cats
             seen.append(doc.text)
         return original(self, docs)
 
     monkeypatch.setattr(TokenSoftmaxNER, "predict", checking_predict)
-    annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=tmp_path / "t.npz")
+    annotate(teacher_path=teacher_dir, input_path=docs_path, output_dir=tmp_path / "o")
     assert len(seen) == sum(1 for n in LENGTHS if n)
 
 
-def test_meta_and_file_format(teacher_dir, docs_path, tmp_path):
-    out = tmp_path / "teacher.npz"
-    meta = annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out)
-    weights = teacher_dir / "tskd_ner" / "model"
-    labels = spacy.load(teacher_dir).get_pipe("tskd_ner").labels
-    assert meta["teacher_path"] == str(teacher_dir.resolve())
-    assert meta["teacher_weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert meta["docs_sha256"] == hashlib.sha256(docs_path.read_bytes()).hexdigest()
-    assert meta["docs_path"] == str(docs_path.resolve())
-    assert meta["component"] == "tskd_ner"
-    assert meta["labels"] == list(labels)
-    assert meta["dtype"] == "float16"
-    assert meta["spacy_tskd_version"] == __version__
-    assert meta["shard"] is None and (meta["doc_start"], meta["doc_end"]) == (0, len(LENGTHS))
-    assert meta["created"]
-
-    with np.load(out, allow_pickle=False) as data:
-        assert sorted(data.files) == ["labels", "meta", "offsets", "probs"]
-        assert data["probs"].dtype == np.float16
-        assert data["probs"].shape == (sum(LENGTHS), len(labels))
-        assert data["offsets"].dtype == np.int64
-        assert data["offsets"].tolist() == np.concatenate([[0], np.cumsum(LENGTHS)]).tolist()
-        assert data["labels"].tolist() == list(labels)
-        assert json.loads(str(data["meta"][()])) == meta
-    assert load_teacher_probs(out).meta == meta
-    assert list(tmp_path.iterdir()) == [out]  # no temporary files left
+def test_plain_text_equals_the_same_docs_as_a_docbin(teacher_dir, text_path, tmp_path):
+    info = annotate(
+        teacher_path=teacher_dir,
+        input_path=text_path,
+        output_dir=tmp_path / "text",
+        shard_size=4,
+        lang="en",
+        progress=False,
+    )
+    assert (info["n_docs"], info["n_shards"]) == (N_LINES, 3)
+    en = spacy.blank("en")
+    docbin = tmp_path / "same.spacy"
+    DocBin(docs=[en(line.strip()) for line in LINES if line.strip()]).to_disk(docbin)
+    annotate(teacher_path=teacher_dir, input_path=docbin, output_dir=tmp_path / "bin")
+    (text_docs, text_probs), (bin_docs, bin_probs) = (
+        _read(tmp_path / "text"),
+        _read(tmp_path / "bin"),
+    )
+    assert [d.text for d in text_docs] == [d.text for d in bin_docs]
+    for a, b in zip(text_probs, bin_probs):
+        assert np.allclose(a, b, atol=2e-3)
 
 
-def test_check_labels_error_names_file_and_orders(teacher_dir, docs_path, tmp_path):
-    out = tmp_path / "teacher.npz"
-    annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out)
-    probs = load_teacher_probs(out)
-    probs.check_labels(probs.labels)  # same order: fine
-    other = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
-    with pytest.raises(ValueError) as err:
-        probs.check_labels(other, what="the student pipeline")
-    text = str(err.value)
-    assert str(out) in text
-    assert str(list(probs.labels)) in text and str(list(other)) in text
-    assert "the student pipeline" in text
-
-
-def test_check_docs_mismatch(teacher_dir, docs_path, tmp_path):
-    out = tmp_path / "teacher.npz"
-    annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out)
-    probs = load_teacher_probs(out)
-    vocab = spacy.blank("xx").vocab
-    docs = [_gold_doc(vocab, s) for s in TARGET_SENTS]
-    probs.check_docs(docs)
-    changed = list(docs)
-    changed[2] = Doc(vocab, words=["Carla", "works"])
-    with pytest.raises(ValueError, match=r"doc 2 has 2 tokens but the file stores 5") as err:
-        probs.check_docs(changed)
-    assert str(out) in str(err.value)
-    with pytest.raises(ValueError, match=r"stores 7 docs but 6 were given") as err:
-        probs.check_docs(docs[:-1])
-    assert "first mismatching doc index 6" in str(err.value)
-    with pytest.raises(ValueError, match=r"stores 7 docs but 8 were given"):
-        probs.check_docs(docs + docs[:1])
-    # distill.max_docs: the first N docs of a larger file are fine, a longer list is not
-    probs.check_docs(docs[:-1], prefix=True)
-    with pytest.raises(ValueError, match=r"stores 7 docs but 8 were given"):
-        probs.check_docs(docs + docs[:1], prefix=True)
-    with pytest.raises(ValueError, match=r"doc 2 has 2 tokens"):
-        probs.check_docs(changed[:4], prefix=True)
-
-
-def test_no_partial_file_after_failure(teacher_dir, docs_path, tmp_path, monkeypatch):
-    out = tmp_path / "teacher.npz"
-    calls = []
-    original = TokenSoftmaxNER.predict
-
-    def failing_predict(self, docs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("simulated crash")
-        return original(self, docs)
-
-    monkeypatch.setattr(TokenSoftmaxNER, "predict", failing_predict)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out, batch_size=2)
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
-    # an existing file is left as it was
-    out.write_bytes(b"old")
-    calls.clear()
-    with pytest.raises(RuntimeError):
-        annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out, batch_size=2)
-    assert out.read_bytes() == b"old"
-    assert list(tmp_path.iterdir()) == [out]
-
-
-def test_failure_while_writing_leaves_nothing(teacher_dir, docs_path, tmp_path, monkeypatch):
-    out = tmp_path / "teacher.npz"
-
-    def broken_savez(f, **arrays):
-        f.write(b"PK partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(np, "savez", broken_savez)
-    with pytest.raises(OSError, match="disk full"):
-        annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out)
-    assert list(tmp_path.iterdir()) == []
+def test_parts_split_one_run(teacher_dir, text_path, tmp_path):
+    kwargs = dict(teacher_path=teacher_dir, input_path=text_path, shard_size=3, progress=False)
+    annotate(output_dir=tmp_path / "one", **kwargs)
+    out = tmp_path / "parts"
+    first = annotate(output_dir=out, part=(1, 2), **kwargs)
+    assert first["written"] == [1, 3] and not first["complete"]
+    assert not (out / "index.json").exists()
+    with pytest.raises(ValueError, match="unfinished"):
+        TeacherCorpus([out])
+    second = annotate(output_dir=out, part=(0, 2), **kwargs)
+    assert second["written"] == [0, 2] and second["complete"]
+    (a_docs, a_probs), (b_docs, b_probs) = _read(tmp_path / "one"), _read(out)
+    assert [d.text for d in a_docs] == [d.text for d in b_docs]
+    assert all(np.array_equal(a, b) for a, b in zip(a_probs, b_probs))
+    with pytest.raises(ValueError, match="part must be I/N"):
+        annotate(output_dir=out, part=(2, 2), **kwargs)
 
 
 def test_max_docs(teacher_dir, docs_path, tmp_path):
-    out = tmp_path / "teacher.npz"
-    meta = annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=out, max_docs=3)
-    probs = load_teacher_probs(out)
-    assert len(probs) == meta["n_docs"] == 3
-    assert meta["docs_total"] == len(LENGTHS) and meta["max_docs"] == 3
-    expected, _ = _expected(teacher_dir, 3)
-    for i in range(3):
-        assert np.allclose(probs[i], expected[i], atol=2e-3)
+    info = annotate(
+        teacher_path=teacher_dir, input_path=docs_path, output_dir=tmp_path / "o", max_docs=3
+    )
+    docs, _ = _read(tmp_path / "o")
+    assert info["n_docs"] == len(docs) == 3
 
 
-def test_shards_merge_to_the_full_file(teacher_dir, docs_path, tmp_path):
-    full = tmp_path / "full.npz"
-    annotate(teacher_path=teacher_dir, docs_path=docs_path, output_path=full, batch_size=3)
-    paths = [tmp_path / f"shard{i}.npz" for i in range(3)]
-    ranges = []
-    for i in (2, 0, 1):
-        meta = annotate(
-            teacher_path=teacher_dir,
-            docs_path=docs_path,
-            output_path=paths[i],
-            batch_size=3,
-            shard=(i, 3),
-        )
-        ranges.append((i, meta["doc_start"], meta["doc_end"]))
-        assert meta["shard"] == {"index": i, "count": 3}
-    # contiguous blocks of 7 docs: [0, 2), [2, 4), [4, 7)
-    assert sorted(ranges) == [(0, 0, 2), (1, 2, 4), (2, 4, 7)]
-    shard2 = load_teacher_probs(paths[2])
-    vocab = spacy.blank("xx").vocab
-    shard2.check_docs([_gold_doc(vocab, s) for s in TARGET_SENTS[4:]])
-
-    merged = tmp_path / "merged.npz"
-    meta = merge_shards([paths[1], paths[2], paths[0]], merged)
-    a, b = load_teacher_probs(full), load_teacher_probs(merged)
-    assert meta["shard"] is None and meta["n_docs"] == len(b) == len(a)
-    assert np.array_equal(a.offsets, b.offsets)
-    assert a.labels == b.labels
-    for i in range(len(a)):
-        assert np.allclose(a[i], b[i], atol=2e-3)
-    assert b.meta["teacher_weights_sha256"] == a.meta["teacher_weights_sha256"]
-
-    with pytest.raises(ValueError, match=r"missing \[1\]"):
-        merge_shards([paths[0], paths[2]], tmp_path / "bad.npz")
-    with pytest.raises(ValueError, match="not a shard file"):
-        merge_shards([full, paths[0]], tmp_path / "bad.npz")
-    assert not (tmp_path / "bad.npz").exists()
+# ---------------------------------------------------------------- resume
 
 
-def test_bad_shard_argument(teacher_dir, docs_path, tmp_path):
-    with pytest.raises(ValueError, match="shard"):
-        annotate(
-            teacher_path=teacher_dir,
-            docs_path=docs_path,
-            output_path=tmp_path / "x.npz",
-            shard=(3, 3),
-        )
+def test_resume_after_crash(teacher_dir, text_path, tmp_path, monkeypatch):
+    kwargs = dict(
+        teacher_path=teacher_dir, input_path=text_path, shard_size=3, batch_size=3, progress=False
+    )
+    annotate(output_dir=tmp_path / "reference", **kwargs)
+    ref_docs, ref_probs = _read(tmp_path / "reference")
+
+    out = tmp_path / "out"
+    _counting_predict(monkeypatch, fail_at=3)  # one predict call per shard of 3 docs
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        annotate(output_dir=out, **kwargs)
+    assert {p.name for p in out.glob("shard-*")} == {
+        f"shard-0000{i}{s}" for i in (0, 1) for s in (".spacy", ".json")
+    }
+    assert not (out / "index.json").exists()
+
+    calls = _counting_predict(monkeypatch)
+    info = annotate(output_dir=out, **kwargs)
+    assert info["skipped"] == [0, 1] and info["written"] == [2, 3] and info["complete"]
+    assert calls["docs"] == 4  # only the docs of shards 2 and 3 were predicted
+
+    # another kind of crash: one shard lost, one truncated, a temporary file left over
+    shard_file(out, 3).unlink()
+    data = shard_file(out, 1).read_bytes()
+    shard_file(out, 1).write_bytes(data[: len(data) // 2])
+    (out / ".shard-00002.spacy.abc.tmp").write_bytes(b"partial")
+    mtime0 = shard_file(out, 0).stat().st_mtime_ns
+    calls = _counting_predict(monkeypatch)
+    info = annotate(output_dir=out, **kwargs)
+    assert info["skipped"] == [0, 2] and info["written"] == [1, 3]
+    assert calls["docs"] == 3 + 1
+    assert shard_file(out, 0).stat().st_mtime_ns == mtime0  # not recomputed
+    docs, probs = _read(out)
+    assert [d.text for d in docs] == [d.text for d in ref_docs]
+    assert all(np.array_equal(a, b) for a, b in zip(probs, ref_probs))
+
+    calls = _counting_predict(monkeypatch)  # a finished directory: nothing is predicted
+    assert annotate(output_dir=out, **kwargs)["written"] == [] and calls["docs"] == 0
 
 
-def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
-        load_teacher_probs(tmp_path / "missing.npz")
-    garbage = tmp_path / "garbage.npz"
-    garbage.write_bytes(b"this is not numpy")
-    with pytest.raises(ValueError, match="not a valid teacher probabilities file"):
-        load_teacher_probs(garbage)
-    other = tmp_path / "other.npz"
-    np.savez(other, x=np.zeros(3))
+def test_one_shard_in_memory_at_a_time(teacher_dir, text_path, tmp_path, monkeypatch):
+    held = []
+    original = annotate_module.write_shard
+
+    def write_shard(directory, index, docs, info):
+        gc.collect()
+        assert all(ref() is None for ref in held), "a previous shard's docs are still in memory"
+        held.append(weakref.ref(docs[0]))
+        return original(directory, index, docs, info)
+
+    monkeypatch.setattr(annotate_module, "write_shard", write_shard)
+    annotate(
+        teacher_path=teacher_dir,
+        input_path=text_path,
+        output_dir=tmp_path / "o",
+        shard_size=2,
+        progress=False,
+    )
+    assert len(held) == 5
+
+
+def test_another_run_in_the_directory_is_an_error(
+    teacher_dir, other_teacher_dir, text_path, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    kwargs = dict(input_path=text_path, output_dir=out, shard_size=4, progress=False)
+    annotate(teacher_path=teacher_dir, **kwargs)
+    calls = _counting_predict(monkeypatch)
+    with pytest.raises(ValueError) as err:
+        annotate(teacher_path=other_teacher_dir, **kwargs)
+    assert f"{out} holds another annotate run: its teacher" in str(err.value)
+    assert "another output directory" in str(err.value) and "--overwrite" in str(err.value)
+    assert calls["docs"] == 0  # raised before any work
+    replaced = annotate(teacher_path=other_teacher_dir, overwrite=True, **kwargs)
+    assert replaced["written"] == [0, 1, 2] and calls["docs"] == N_LINES
+    assert TeacherCorpus([out]).metas[0]["teacher"]["path"] == str(other_teacher_dir.resolve())
+    other = tmp_path / "other.txt"
+    other.write_text("Anna met Boris .\n", encoding="utf8")
+    annotate(teacher_path=teacher_dir, overwrite=True, **kwargs)
+    with pytest.raises(ValueError, match="another annotate run: its input"):
+        annotate(teacher_path=teacher_dir, **{**kwargs, "input_path": other})
     with pytest.raises(
-        ValueError, match=r"missing arrays \['probs', 'offsets', 'labels', 'meta'\]"
+        ValueError, match="another annotate run: its shard_size is 4, this run's is 5"
     ):
-        load_teacher_probs(other)
-    pickled = tmp_path / "pickled.npz"
-    np.savez(
-        pickled,
-        probs=np.zeros((1, 1), np.float16),
-        offsets=np.array([0, 1]),
-        labels=np.array(["O"]),
-        meta=np.array({"a": 1}, dtype=object),
-    )
-    with pytest.raises(ValueError, match="not a valid"):
-        load_teacher_probs(pickled)
-    bad_offsets = tmp_path / "bad_offsets.npz"
-    np.savez(
-        bad_offsets,
-        probs=np.zeros((2, 1), np.float16),
-        offsets=np.array([0, 3]),
-        labels=np.array(["O"]),
-        meta=np.array("{}"),
-    )
-    with pytest.raises(ValueError, match="offsets"):
-        load_teacher_probs(bad_offsets)
+        annotate(teacher_path=teacher_dir, **{**kwargs, "shard_size": 5})
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not empty and holds no annotate run"):
+        annotate(teacher_path=teacher_dir, **{**kwargs, "output_dir": stray})
 
 
-def test_teacher_errors(teacher_dir, docs_path, tmp_path):
+# ---------------------------------------------------------------- bad inputs
+
+
+def test_bad_inputs(teacher_dir, docs_path, tmp_path):
     with pytest.raises(ValueError, match=r"no component 'ner'.*\['tskd_ner'\]"):
         annotate(
             teacher_path=teacher_dir,
-            docs_path=docs_path,
-            output_path=tmp_path / "x.npz",
+            input_path=docs_path,
+            output_dir=tmp_path / "o",
             component="ner",
         )
-    with pytest.raises(FileNotFoundError, match="Teacher pipeline"):
-        annotate(teacher_path=tmp_path / "nope", docs_path=docs_path, output_path=tmp_path / "x")
-    with pytest.raises(FileNotFoundError, match="Docs file"):
-        annotate(teacher_path=teacher_dir, docs_path=tmp_path / "no.spacy", output_path="x.npz")
-    assert not (tmp_path / "x.npz").exists()
-
-
-def test_teacher_probs_direct():
-    p = TeacherProbs(
-        "mem.npz",
-        np.array([[0.5, 0.5], [0.25, 0.7498]], dtype=np.float16),
-        np.array([0, 1, 2]),
-        ["O", "B-X"],
-        {},
-    )
-    assert len(p) == 2 and p.labels == ("O", "B-X")
-    assert np.allclose(p[1].sum(), 1.0, atol=1e-6)
-    assert [x.shape for x in p] == [(1, 2), (1, 2)]
-
-
-def test_cli(teacher_dir, docs_path, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "cli.npz"
-    result = runner.invoke(
-        app,
-        [
-            "annotate",
-            str(teacher_dir),
-            str(docs_path),
-            str(out),
-            "--batch-size",
-            "4",
-            "--max-docs",
-            "5",
-            "--component",
-            "tskd_ner",
-            "--gpu-id",
-            "-1",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert "docs" in result.output and "tokens" in result.output
-    assert str(sum(LENGTHS[:5])) in result.output
-    assert str(out) in result.output
-    assert len(load_teacher_probs(out)) == 5
-
-    shards = [tmp_path / f"s{i}.npz" for i in range(2)]
-    for i, s in enumerate(shards):
-        result = runner.invoke(
-            app, ["annotate", str(teacher_dir), str(docs_path), str(s), "--shard", f"{i}/2"]
+    with pytest.raises(FileNotFoundError, match="Teacher pipeline directory not found"):
+        annotate(teacher_path=tmp_path / "nope", input_path=docs_path, output_dir=tmp_path / "o")
+    with pytest.raises(FileNotFoundError, match="Input file not found"):
+        annotate(
+            teacher_path=teacher_dir, input_path=tmp_path / "no.spacy", output_dir=tmp_path / "o"
         )
-        assert result.exit_code == 0, result.output
-    merged = tmp_path / "merged.npz"
-    result = runner.invoke(app, ["merge-shards", str(merged)] + [str(s) for s in shards])
-    assert result.exit_code == 0, result.output
-    assert len(load_teacher_probs(merged)) == len(LENGTHS)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n", encoding="utf8")
+    with pytest.raises(ValueError, match="contains no docs"):
+        annotate(teacher_path=teacher_dir, input_path=blank, output_dir=tmp_path / "o")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes(b"Anna\n" + "Bogot\xe1".encode("latin1") + b"\n")
+    with pytest.raises(ValueError, match=r"latin1.txt.*line 2"):
+        annotate(teacher_path=teacher_dir, input_path=latin1, output_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()  # no partial output
 
+
+def test_reader_errors(teacher_dir, other_teacher_dir, text_path, docs_path, tmp_path):
+    with pytest.raises(FileNotFoundError, match="Teacher annotations not found"):
+        TeacherCorpus([tmp_path / "missing"])
+    old = tmp_path / "old.npz"
+    old.write_bytes(b"PK")
+    with pytest.raises(ValueError, match=r"old.npz was written by spacy-tskd 0.1.*Annotate again"):
+        TeacherCorpus([old])
+    old_dir = tmp_path / "old-shards"
+    old_dir.mkdir()
+    (old_dir / "shard-00000.npz").write_bytes(b"PK")
+    with pytest.raises(ValueError, match="spacy-tskd 0.1 \\(a directory of .npz shards\\)"):
+        TeacherCorpus([old_dir])
+    with pytest.raises(ValueError, match="holds no teacher annotations"):
+        TeacherCorpus([tmp_path])
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=a, shard_size=4)
+    annotate(teacher_path=other_teacher_dir, input_path=text_path, output_dir=b, shard_size=5)
+    annotate(teacher_path=other_teacher_dir, input_path=docs_path, output_dir=c, shard_size=4)
+    for other in (b, c):
+        with pytest.raises(ValueError, match="do not hold the same docs in the same shards"):
+            TeacherCorpus([a, other])
+    corpus = TeacherCorpus([a])
+    student_order = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+    with pytest.raises(ValueError) as err:
+        corpus.check_labels(student_order, what="the student pipeline")
+    assert str(a) in str(err.value) and str(list(student_order)) in str(err.value)
+    # a damaged shard: named, with what to do
+    data = shard_file(a, 1).read_bytes()
+    shard_file(a, 1).write_bytes(data[:20])
+    with pytest.raises(ValueError, match=r"shard-00001.spacy is not a readable DocBin.*Rerun"):
+        corpus.load(1, spacy.blank("xx").vocab)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli(teacher_dir, docs_path, text_path, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
     result = runner.invoke(
-        app, ["annotate", str(teacher_dir), str(tmp_path / "missing.spacy"), str(out)]
+        app, ["annotate", str(teacher_dir), str(docs_path), str(out), "-b", "4", "-n", "5"]
     )
-    assert result.exit_code == 1
-    assert "Docs file not found" in result.output
-    result = runner.invoke(
-        app, ["annotate", str(teacher_dir), str(docs_path), str(out), "--shard", "2"]
-    )
-    assert result.exit_code == 1
-    assert "I/N" in result.output
+    assert result.exit_code == 0, result.output
+    assert "shards written" in result.output and str(out) in result.output
+    assert len(TeacherCorpus([out])) == 5
+    args = ["annotate", str(teacher_dir), str(text_path), str(tmp_path / "t"), "--lang", "es"]
+    result = runner.invoke(app, args + ["--shard-size", "4", "--part", "0/2"])
+    assert result.exit_code == 0 and "once every --part has run" in result.output
+    result = runner.invoke(app, args + ["--shard-size", "4", "--part", "1/2"])
+    assert result.exit_code == 0 and "Teacher probabilities of 10 docs" in result.output
+    result = runner.invoke(app, args + ["--part", "2"])
+    assert result.exit_code == 1 and "--part must look like I/N" in result.output
+    result = runner.invoke(app, ["annotate", str(teacher_dir), str(tmp_path / "x.spacy"), str(out)])
+    assert result.exit_code == 1 and "Input file not found" in result.output

@@ -21,7 +21,7 @@ from spacy_tskd.bench.reference import (
 )
 from spacy_tskd.cli import app
 from spacy_tskd.data.bio import bio_to_spans
-from spacy_tskd.distill.teacher_probs import annotate
+from spacy_tskd.distill.annotate import annotate
 from spacy_tskd.pipeline.losses import softmax
 
 from conftest import ORG, PER, TRAIN_SENTS, make_nlp
@@ -65,8 +65,8 @@ def bench_data(tiny_encoder_dir, tmp_path_factory):
     DocBin(docs=[_doc(vocab, s) for s in _sentences(14)]).to_disk(tmp / "docs.spacy")
     annotate(
         teacher_path=tmp / "teacher",
-        docs_path=tmp / "docs.spacy",
-        output_path=tmp / "probs.npz",
+        input_path=tmp / "docs.spacy",
+        output_dir=tmp / "probs",
         progress=False,
     )
     return tmp
@@ -110,10 +110,8 @@ def _bench_distill_args(encoder, data, *extra):
         "distill",
         "--encoder",
         str(encoder),
-        "--docs",
-        str(data / "docs.spacy"),
         "--teacher-probs",
-        str(data / "probs.npz"),
+        str(data / "probs"),
         "--config",
         str(STUDENT_CFG),
         "--max-length",
@@ -195,23 +193,6 @@ def test_bench_annotate_cli(bench_data, tmp_path):
     )
 
 
-def test_bench_distill_probs_do_not_match_docs(tiny_encoder_dir, bench_data, tmp_path):
-    annotate(
-        teacher_path=bench_data / "teacher",
-        docs_path=bench_data / "docs.spacy",
-        output_path=tmp_path / "probs5.npz",
-        max_docs=5,
-        progress=False,
-    )
-    args = _bench_distill_args(tiny_encoder_dir, bench_data)
-    args[args.index("--teacher-probs") + 1] = str(tmp_path / "probs5.npz")
-    result = CliRunner().invoke(app, args)
-    text = _text(result)
-    assert result.exit_code == 1
-    assert "do not match the docs: the file stores 5 docs but 14 were given" in text
-    assert "probs5.npz" in text and "Annotate these docs again with the teacher" in text
-
-
 def test_bench_bad_inputs(tiny_encoder_dir, bench_data, tmp_path):
     runner = CliRunner()
     args = _bench_distill_args(tiny_encoder_dir, bench_data)
@@ -240,12 +221,7 @@ def test_bench_encoders_cli(tiny_encoder_dir, bench_data, tmp_path):
     """The speed gate: both student encoders and spaCy's own ner on the same batches."""
     out = tmp_path / "encoders.json"
     args = ["bench", "encoders", "--encoder", str(tiny_encoder_dir)]
-    args += [
-        "--docs",
-        str(bench_data / "docs.spacy"),
-        "--teacher-probs",
-        str(bench_data / "probs.npz"),
-    ]
+    args += ["--teacher-probs", str(bench_data / "probs")]
     args += ["-n", "8", "-b", "4", "--steps", "2", "--threads", "1", "--json", str(out)]
     args += ["--max-length", str(MAX_LENGTH)]
     result = CliRunner().invoke(app, args)

@@ -13,8 +13,7 @@ from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
-from spacy_tskd.distill.stream import annotate_stream
-from spacy_tskd.distill.teacher_probs import annotate
+from spacy_tskd.distill.annotate import annotate
 
 from conftest import TRAIN_SENTS, make_nlp
 
@@ -43,7 +42,7 @@ def test_cnn_student_learns_the_teacher_from_plain_text_shards(teacher, tmp_path
     teacher_nlp, teacher_path = teacher
     text = tmp_path / "es.txt"
     text.write_text("\n".join(TEXTS) + "\n", encoding="utf8")
-    annotate_stream(
+    annotate(
         teacher_path=teacher_path,
         input_path=text,
         output_dir=tmp_path / "shards",
@@ -89,13 +88,14 @@ def test_cnn_student_learns_the_teacher_from_plain_text_shards(teacher, tmp_path
     assert [p.shape for p in probs] == [(5, 7), (5, 7), (5, 7), (0, 7), (1, 7)]
 
 
-def test_cnn_student_from_an_npz_file(teacher, train_docs, tmp_path):
+def test_cnn_student_from_a_docbin(teacher, train_docs, tmp_path):
     _, teacher_path = teacher
     DocBin(docs=train_docs).to_disk(tmp_path / "target.spacy")
     annotate(
         teacher_path=teacher_path,
-        docs_path=tmp_path / "target.spacy",
-        output_path=tmp_path / "probs.npz",
+        input_path=tmp_path / "target.spacy",
+        output_dir=tmp_path / "probs",
+        progress=False,
     )
     result = CliRunner().invoke(
         app,
@@ -104,10 +104,8 @@ def test_cnn_student_from_an_npz_file(teacher, train_docs, tmp_path):
             str(CNN_CFG),
             "--output",
             str(tmp_path / "student"),
-            "--paths.target",
-            str(tmp_path / "target.spacy"),
             "--paths.teacher_probs",
-            str(tmp_path / "probs.npz"),
+            str(tmp_path / "probs"),
             "--nlp.lang",
             "xx",
             "--distill.epochs",

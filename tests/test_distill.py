@@ -12,7 +12,8 @@ from test_ner_component import _train
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
-from spacy_tskd.distill.teacher_probs import annotate, load_teacher_probs
+from spacy_tskd.distill.annotate import annotate
+from spacy_tskd.distill.corpus import TeacherCorpus
 from spacy_tskd.pipeline.losses import hard_label_loss, mse_loss, softmax
 
 from conftest import make_nlp
@@ -63,8 +64,9 @@ def teacher_and_target(tiny_encoder_dir, train_docs, tmp_path):
     target.to_disk(tmp_path / "target.spacy")
     annotate(
         teacher_path=tmp_path / "teacher",
-        docs_path=tmp_path / "target.spacy",
-        output_path=tmp_path / "probs.npz",
+        input_path=tmp_path / "target.spacy",
+        output_dir=tmp_path / "probs",
+        progress=False,
     )
     return nlp, tmp_path
 
@@ -75,10 +77,8 @@ def _distill(tmp_path, encoder_dir, *extra):
         str(STUDENT_CFG),
         "--output",
         str(tmp_path / "student"),
-        "--paths.target",
-        str(tmp_path / "target.spacy"),
         "--paths.teacher_probs",
-        str(tmp_path / "probs.npz"),
+        str(tmp_path / "probs"),
         "--paths.encoder",
         str(encoder_dir),
         "--components.tskd_ner.model.encoder.max_length",
@@ -126,7 +126,7 @@ def test_student_reproduces_teacher(
 
 def test_distillation_reduces_mse(teacher_and_target, tiny_encoder_dir, train_docs):
     _, tmp_path = teacher_and_target
-    probs = load_teacher_probs(tmp_path / "probs.npz")
+    _, probs = TeacherCorpus([tmp_path / "probs"]).read_all(spacy.blank("xx").vocab)
 
     def student_mse(nlp):
         docs = [Doc(nlp.vocab, words=[t.text for t in d]) for d in train_docs]
@@ -158,7 +158,8 @@ def test_label_order_mismatch(teacher_and_target, tiny_encoder_dir):
         '["O","B-PER","I-PER","B-LOC","I-LOC","B-ORG","I-ORG"]',
     )
     assert result.exit_code == 1
-    assert "probs.npz" in result.output and "label" in result.output.lower()
+    assert str(tmp_path / "probs") in " ".join(result.output.split())
+    assert "label" in result.output.lower()
 
 
 def test_same_seed_gives_the_same_student(teacher_and_target, tiny_encoder_dir, train_docs):

@@ -51,7 +51,7 @@ def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_
     from typer.testing import CliRunner
 
     from spacy_tskd.cli import app
-    from spacy_tskd.distill.teacher_probs import annotate
+    from spacy_tskd.distill.annotate import annotate
 
     trained = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
     _train(trained, train_docs, n_iter=40, lr=3e-3)
@@ -63,8 +63,8 @@ def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_
     DocBin(docs=train_docs[:2]).to_disk(tmp_path / "other.spacy")
     annotate(
         teacher_path=tmp_path / "a",
-        docs_path=tmp_path / "gold.spacy",
-        output_path=tmp_path / "p.npz",
+        input_path=tmp_path / "gold.spacy",
+        output_dir=tmp_path / "p",
         progress=False,
     )
     runner = CliRunner()
@@ -72,7 +72,7 @@ def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_
         out = tmp_path / f"{decode}.json"
         result = runner.invoke(
             app,
-            ["evaluate-probs", str(tmp_path / "gold.spacy"), str(tmp_path / "p.npz")]
+            ["evaluate-probs", str(tmp_path / "gold.spacy"), str(tmp_path / "p")]
             + ["--decode", decode, "--output", str(out)],
         )
         assert result.exit_code == 0, result.output
@@ -82,11 +82,11 @@ def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_
         )
         assert scores["decode"] == decode
         assert scores["ents_f"] == pytest.approx(pipeline["ents_f"])
-    # probabilities of other docs are refused, naming both files
+    # probabilities of other docs are refused, naming both
     result = runner.invoke(
-        app, ["evaluate-probs", str(tmp_path / "other.spacy"), str(tmp_path / "p.npz")]
+        app, ["evaluate-probs", str(tmp_path / "other.spacy"), str(tmp_path / "p")]
     )
     assert result.exit_code == 1
     text = " ".join(result.output.split())  # the message is wrapped for the terminal
-    assert "p.npz holds probabilities of" in text
-    assert "gold.spacy, not of" in text and "other.spacy" in text and "Annotate" in text
+    assert f"{tmp_path / 'p'} holds 3 docs but" in text
+    assert "other.spacy has 2" in text and "Annotate" in text

@@ -66,10 +66,14 @@ def test_defaults_are_one_decode_everywhere(project):
 
 def test_all_reads_no_target_labels_for_training(project):
     commands = _commands(project)
-    # the student steps read the unlabeled target text and the teacher's probabilities only
+    # the teacher annotates the unlabeled target text; the students read those docs only
+    (annotate,) = commands["annotate"]["script"]
+    assert "unlabeled.spacy" in annotate and "test.spacy" not in annotate
+    probs = annotate.split("unlabeled.spacy ", 1)[1].split()[0]
     for name in ("student", "student-hl"):
         (line,) = commands[name]["script"]
-        assert "unlabeled.spacy" in line and "test.spacy" not in line and "/dev" not in line
+        assert f"--paths.teacher_probs {probs} " in line
+        assert "test.spacy" not in line and "/dev" not in line
 
 
 def test_every_pipeline_speaks_its_language(project):

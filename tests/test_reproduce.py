@@ -170,7 +170,7 @@ def test_stored_probs_mt_equals_the_teacher_pipeline(study):
         Doc(nlp.vocab, words=[t.text for t in d])
         for d in DocBin().from_disk(test).get_docs(nlp.vocab)
     ]
-    probs, labels = load_stored_probs([tmp / "out/probs/seed0/en-es-test.npz"], data_path=test)
+    probs, labels = load_stored_probs([tmp / "out/probs/seed0/en-es-test"], data_path=test)
     assert decode_bio(probs, labels, "argmax") == [doc_to_bio(d) for d in nlp.pipe(docs)]
     assert direct["n_pred"] > 0  # the comparison is not between two empty predictions
 
@@ -237,7 +237,7 @@ def test_multi_from_stored_probs(study):
         "es-sim-seed0.json",
     ]
     test = tmp / "out/corpus/es/test.spacy"
-    probs = [tmp / "out/probs/seed0" / f"{src}-es-test.npz" for src in ("de", "en")]
+    probs = [tmp / "out/probs/seed0" / f"{src}-es-test" for src in ("de", "en")]
     # a one-hot ensemble is that teacher's MT; uniform α is MT-avg
     one_hot = evaluate_stored_probs(probs_paths=probs, data_path=test, alpha=[0.0, 1.0])
     single = _result(tmp, "single-MT-en-es-seed0")["scores"]

@@ -17,6 +17,7 @@ window's length). The CPU's peak is measured as the best of several fp32
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from pathlib import Path
@@ -53,8 +54,9 @@ def bench_annotate(
         FLOPs per piece = 2·N + 2·2·L·s·d (see the module docstring).
     """
     import spacy
+    from spacy.tokens import DocBin
 
-    from ..distill.run import load_target_docs
+    from ..data.docs import unannotated
     from .student import padded_groups, student_hf_model
 
     for name, value in (("n_sents", n_sents), ("batch_size", batch_size)):
@@ -76,7 +78,8 @@ def bench_annotate(
         transformer = student_hf_model(pipe)
     except ValueError as err:
         raise ValueError(f"Component {component!r} of {pipeline}: {err}") from None
-    sample = [d for d in load_target_docs(docs, nlp.vocab, max_docs=n_sents) if len(d)]
+    stored = DocBin().from_disk(docs).get_docs(nlp.vocab)
+    sample = [unannotated(d, nlp.vocab) for d in itertools.islice(stored, n_sents) if len(d)]
     if not sample:
         raise ValueError(f"{docs} holds no non-empty docs.")
 

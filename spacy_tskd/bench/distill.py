@@ -82,7 +82,6 @@ def bench_distill(
     *,
     encoder: PathLike,
     teacher_probs: PathLike,
-    docs: PathLike,
     n_sents: int = 352,
     batch_size: int = 32,
     steps: int = 10,
@@ -101,8 +100,7 @@ def bench_distill(
     """Time the reference loop and the project's ``distill_steps`` on the same sentences.
 
     encoder (PathLike): Local Hugging Face encoder directory (e.g. ``assets/encoder``).
-    teacher_probs (PathLike): Teacher probabilities ``.npz`` written by ``annotate`` for ``docs``.
-    docs (PathLike): The target DocBin the probabilities were computed on.
+    teacher_probs (PathLike): Teacher annotations (a directory written by ``annotate``).
     n_sents (int): Training sample: the first ``n_sents`` docs.
     batch_size (int): Docs per step, both paths.
     steps (int): Timed steps per path (epochs over the sample repeat if needed).
@@ -124,7 +122,7 @@ def bench_distill(
     import torch
     from spacy.util import fix_random_seed
 
-    from ..distill.run import load_target_docs, load_teacher_targets
+    from ..distill.corpus import TeacherCorpus
 
     check_positive(n_sents=n_sents, batch_size=batch_size, steps=steps, heldout=heldout)
     if warmup_steps < 0:
@@ -135,7 +133,8 @@ def bench_distill(
     encoder_dir = check_encoder_dir(encoder, max_length=max_length)
     log = progress_logger(progress)
 
-    teacher, labels = load_teacher_targets([teacher_probs])
+    teacher = TeacherCorpus([teacher_probs])
+    labels = teacher.labels
     fix_random_seed(seed)  # the output layer's initial weights
     nlp, optimizer, component = build_student(
         encoder=encoder_dir,
@@ -145,9 +144,7 @@ def bench_distill(
         max_length=max_length,
         frozen_layers=frozen_layers,
     )
-    train_docs, train_probs, held_docs, held_q = sample_docs(
-        load_target_docs(docs, nlp.vocab), teacher, n_sents, heldout, docs
-    )
+    train_docs, train_probs, held_docs, held_q = sample_docs(teacher, nlp.vocab, n_sents, heldout)
     ner = nlp.get_pipe(component)
     if not dropout:
         disable_dropout(student_hf_model(ner))
@@ -211,7 +208,6 @@ def bench_distill(
         "setting": {
             **machine_info(),
             "encoder": str(encoder_dir),
-            "docs": str(docs),
             "teacher_probs": str(teacher_probs),
             "labels": list(labels),
             "n_sents": n_sents,

@@ -40,7 +40,6 @@ def bench_encoders(
     *,
     encoder: PathLike,
     teacher_probs: PathLike,
-    docs: PathLike,
     n_sents: int = 352,
     batch_size: int = 32,
     steps: int = 10,
@@ -64,14 +63,15 @@ def bench_encoders(
     import torch
     from spacy.util import fix_random_seed
 
-    from ..distill.run import load_target_docs, load_teacher_targets
+    from ..distill.corpus import TeacherCorpus
 
     if min(n_sents, batch_size, steps, heldout) < 1 or warmup_steps < 0:
         raise ValueError("n_sents, batch_size, steps and heldout must be positive.")
     set_threads(threads)
     encoder_dir = check_encoder_dir(encoder, max_length=max_length)
     log = progress_logger(progress)
-    teacher, labels = load_teacher_targets([teacher_probs])
+    teacher = TeacherCorpus([teacher_probs])
+    labels = teacher.labels
     results: Dict[str, Dict[str, Any]] = {}
     batches: Dict[str, List[List[int]]] = {}
     for key, arch in (("hand-written", HAND_WRITTEN), ("spacy-transformers", SPACY_TRANSFORMERS)):
@@ -85,9 +85,7 @@ def bench_encoders(
             frozen_layers=frozen_layers,
             encoder_arch=arch,
         )
-        train, train_probs, held, held_q = sample_docs(
-            load_target_docs(docs, nlp.vocab), teacher, n_sents, heldout, docs
-        )
+        train, train_probs, held, held_q = sample_docs(teacher, nlp.vocab, n_sents, heldout)
         ner = nlp.get_pipe(component)
         before = heldout_mse(ner, held, held_q)
         log(f"{key}: {warmup_steps} warm-up + {steps} timed steps ...")
@@ -116,7 +114,6 @@ def bench_encoders(
         "setting": {
             **machine_info(),
             "encoder": str(encoder_dir),
-            "docs": str(docs),
             "teacher_probs": str(teacher_probs),
             "n_sents": n_sents,
             "batch_size": batch_size,

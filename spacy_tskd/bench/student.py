@@ -213,11 +213,13 @@ def progress_logger(progress: bool):
     return log
 
 
-def sample_docs(all_docs, teacher, n_sents: int, heldout: int, path):
-    """The first ``n_sents`` non-empty docs (empty docs cost nothing) and their teacher
+def sample_docs(teacher, vocab, n_sents: int, heldout: int):
+    """The first ``n_sents`` non-empty docs (empty docs cost nothing) of the
+    :class:`~spacy_tskd.distill.corpus.TeacherCorpus` ``teacher`` and their teacher
     probabilities for training, the next ``heldout`` docs and their probabilities
     (concatenated) for the held-out check."""
-    teacher.check_docs(all_docs)
+    all_docs, probs = teacher.read_all(vocab)
+    path = teacher.path
     keep = [i for i, d in enumerate(all_docs) if len(d)]
     if len(keep) < n_sents + 1:
         raise ValueError(
@@ -227,9 +229,9 @@ def sample_docs(all_docs, teacher, n_sents: int, heldout: int, path):
     held_idx = keep[n_sents : n_sents + heldout]
     return (
         [all_docs[i] for i in keep[:n_sents]],
-        [teacher[i] for i in keep[:n_sents]],
+        [probs[i] for i in keep[:n_sents]],
         [all_docs[i] for i in held_idx],
-        np.concatenate([teacher[i] for i in held_idx]),
+        np.concatenate([probs[i] for i in held_idx]),
     )
 
 

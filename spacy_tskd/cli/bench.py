@@ -20,9 +20,8 @@ app.add_typer(bench_app, name="bench")
 
 # options shared by `bench distill` and `bench encoders` (one definition each)
 ENCODER_OPTION = typer.Option(..., "--encoder", help="Local Hugging Face encoder directory.")
-DOCS_OPTION = typer.Option(..., "--docs", help="Target docs (.spacy) the probs were made on.")
 TEACHER_PROBS_OPTION = typer.Option(
-    ..., "--teacher-probs", help="Teacher probabilities (.npz) written by `annotate`."
+    ..., "--teacher-probs", help="Teacher annotations (directory) written by `annotate`."
 )
 N_SENTS_OPTION = typer.Option(352, "--n-sents", "-n", help="Training sample: first N docs.")
 BATCH_SIZE_OPTION = typer.Option(32, "--batch-size", "-b", help="Docs per step.")
@@ -37,7 +36,6 @@ JSON_PATH_OPTION = typer.Option(None, "--json", help="Write all numbers here.")
 @command(bench_app, "distill")
 def bench_distill_cli(
     encoder: Path = ENCODER_OPTION,
-    docs: Path = DOCS_OPTION,
     teacher_probs: Path = TEACHER_PROBS_OPTION,
     n_sents: int = N_SENTS_OPTION,
     batch_size: int = BATCH_SIZE_OPTION,
@@ -69,7 +67,6 @@ def bench_distill_cli(
     results = bench_distill(
         encoder=encoder,
         teacher_probs=teacher_probs,
-        docs=docs,
         n_sents=n_sents,
         batch_size=batch_size,
         steps=steps,
@@ -116,7 +113,6 @@ def bench_distill_cli(
 @command(bench_app, "encoders")
 def bench_encoders_cli(
     encoder: Path = ENCODER_OPTION,
-    docs: Path = DOCS_OPTION,
     teacher_probs: Path = TEACHER_PROBS_OPTION,
     n_sents: int = N_SENTS_OPTION,
     batch_size: int = BATCH_SIZE_OPTION,
@@ -142,7 +138,6 @@ def bench_encoders_cli(
     results = bench_encoders(
         encoder=encoder,
         teacher_probs=teacher_probs,
-        docs=docs,
         n_sents=n_sents,
         batch_size=batch_size,
         steps=steps,

@@ -19,8 +19,8 @@ def distill_cli(
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU"),
 ):
     """Distil teacher probabilities into a student (config overrides as in `spacy train`,
-    e.g. --paths.target corpus/es/train.spacy --paths.teacher_probs probs.npz, or
-    --paths.teacher_probs SHARD_DIR for a shard directory written by `annotate --output-dir`)."""
+    e.g. --paths.teacher_probs training/probs/en-es --nlp.lang es; several directories,
+    comma-separated, are mixed with --paths.weights or uniformly)."""
     from spacy.cli._util import parse_config_overrides
 
     from ..distill.run import distill

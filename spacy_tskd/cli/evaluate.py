@@ -100,10 +100,10 @@ def evaluate_ensemble_cli(
 def evaluate_probs_cli(
     data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
     probs: List[Path] = typer.Argument(
-        ..., help="Probabilities written by `annotate` on DATA (several: their mixture)."
+        ..., help="Annotation directories written by `annotate` on DATA (several: their mixture)."
     ),
     alpha: Optional[str] = typer.Option(
-        None, "--alpha", help="Comma-separated α per file (default: uniform)."
+        None, "--alpha", help="Comma-separated α per directory (default: uniform)."
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write scores JSON."),
     system: Optional[str] = typer.Option(None, "--system", help="Row name in result tables."),

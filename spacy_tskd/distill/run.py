@@ -5,12 +5,11 @@ in the paper; ``distill.init_from`` (a teacher pipeline) starts it from a teache
 weights instead, a named deviation. Everything the method fixes is a config value in the
 ``[distill]`` block (see ``configs/student.cfg``).
 
-``distill.teacher_probs`` is one ``.npz`` file (or several, one per source
-teacher) paired with the target DocBin ``distill.target``, or a shard directory
-(or several) written by ``annotate INPUT --output-dir DIR``. Shards hold their
-docs' tokens, so ``distill.target`` may be null; they are read one at a time
-(each epoch visits the shards in a seeded random order, with length-bucketed
-batches within a shard), so memory holds one shard plus the held-out docs.
+The training data is the corpus named by ``distill.corpus`` (``corpora.distill``), a
+``spacy-tskd.TeacherCorpus.v1``: one annotation directory written by ``annotate``, or
+several (one per source teacher) mixed with α. Its shards are read one at a time (each
+epoch visits them in a seeded random order, with length-bucketed batches within a
+shard), so memory holds one shard plus the held-out docs.
 """
 
 from __future__ import annotations
@@ -18,67 +17,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..data.docs import unannotated
 from ..util import PathLike, atomic_path
 from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
-
-
-def load_target_docs(path: PathLike, vocab, max_docs: int = 0):
-    """Target docs *without* any annotation: only words and spaces are copied."""
-    from spacy.tokens import DocBin
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Target docs not found: {path}. Run the convert step first.")
-    docs = []
-    for doc in DocBin().from_disk(path).get_docs(vocab):
-        docs.append(unannotated(doc, vocab))
-        if max_docs and len(docs) >= max_docs:
-            break
-    if not docs:
-        raise ValueError(f"{path} holds no docs.")
-    return docs
-
-
-def load_teacher_targets(
-    paths: Sequence[PathLike],
-    weights=None,
-    *,
-    sources: Optional[Sequence[str]] = None,
-    encoder: Optional[str] = None,
-):
-    """Teacher probabilities from one file, or the α-weighted mixture of several.
-
-    weights: None (uniform, the ``avg`` scheme), a list of α (one per file, or one
-        list per doc for sentence-level weights), or the path of a ``weights.json``
-        written by ``weights fit``; then ``sources`` names the source language of
-        each probabilities file, and α is taken in that order.
-    """
-    from .teacher_probs import load_teacher_probs
-
-    loaded = [load_teacher_probs(p) for p in paths]
-    if len(loaded) == 1 and weights is None:
-        return loaded[0], loaded[0].labels
-    from ..weighting.mixture import MixedTeacherProbs
-
-    mixed = MixedTeacherProbs(loaded, _load_alpha(weights, len(loaded), sources, encoder))
-    return mixed, mixed.labels
-
-
-def _load_alpha(weights, n_sources: int, sources: Optional[Sequence[str]], encoder=None):
-    """α as given, or read from a ``weights.json`` (``sources`` names each teacher)."""
-    if not isinstance(weights, (str, Path)):
-        return weights
-    from ..weighting.similarity import load_weights
-
-    if not sources or len(sources) != n_sources:
-        raise ValueError(
-            f"distill.weights is a weights file ({weights}): set distill.sources to the "
-            f"source language of each of the {n_sources} teacher_probs files."
-        )
-    return load_weights(weights, sources=list(sources), encoder=encoder)["alpha"]
 
 
 def plan_shards(
@@ -130,26 +73,8 @@ def distill(
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     settings = config.interpolate()["distill"]
     component = settings["component"]
-    probs_paths = _as_list(settings["teacher_probs"], "distill.teacher_probs")
-    sources = settings.get("sources")
-    if isinstance(sources, str):
-        sources = [x for x in sources.split(",") if x]
-    sharded = [Path(p).is_dir() for p in probs_paths]
-    if any(sharded) and not all(sharded):
-        raise ValueError(
-            f"distill.teacher_probs mixes shard directories and .npz files ({probs_paths}): "
-            "give only .npz files (with distill.target) or only shard directories."
-        )
-    if all(sharded):
-        from .stream import ShardedTeacherProbs
-
-        alpha = _load_alpha(settings.get("weights"), len(probs_paths), sources)
-        teacher = ShardedTeacherProbs(probs_paths, alpha)
-        labels = teacher.labels
-    else:
-        teacher, labels = load_teacher_targets(
-            probs_paths, settings.get("weights"), sources=sources
-        )
+    teacher = _load_corpus(config, settings["corpus"])
+    labels = teacher.labels
     types = {split_tag(t)[1] for t in labels if t != "O"}
     own_labels = settings.get("labels") or bio_label_order(types)
     teacher.check_labels(list(own_labels), what="the student's label order")
@@ -165,10 +90,7 @@ def distill(
             "text); pass --nlp.lang with the target language (e.g. --nlp.lang es)."
         )
     batch_size, epochs = int(settings["batch_size"]), int(settings["epochs"])
-    if all(sharded):
-        data = _sharded_data(teacher, settings, nlp.vocab, batch_size)
-    else:
-        data = _in_memory_data(teacher, settings, nlp.vocab, batch_size)
+    data = _training_data(teacher, settings, nlp.vocab, batch_size)
     monitor, epoch_steps = data.monitor, data.epoch_steps
     total = epoch_steps * epochs
     opt_cfg = config.interpolate()["distill"]["optimizer"]
@@ -183,7 +105,7 @@ def distill(
 
     dev_docs = _load_dev(settings.get("dev"), nlp)
     print(
-        f"Distilling {len(probs_paths)} teacher(s) into a student on {data.description}, "
+        f"Distilling {len(teacher.dirs)} teacher(s) into a student on {data.description}, "
         f"{epochs} epoch(s) x {epoch_steps} steps, loss "
         f"{nlp.get_pipe(component).cfg['distill_loss']}, {len(monitor.docs)} held-out docs."
     )
@@ -194,8 +116,8 @@ def distill(
         last_epoch = 0
         for record in distill_steps(
             nlp,
-            data.docs,
-            data.probs,
+            None,
+            None,
             optimizer,
             component=component,
             batch_size=batch_size,
@@ -224,10 +146,10 @@ def distill(
     nlp.meta["tskd"].update(
         {
             "role": "student",
-            "teacher_probs": [str(p) for p in probs_paths],
-            "teachers": getattr(teacher, "metas", None)
-            or [t.meta for t in getattr(teacher, "parts", [teacher])],
-            "weights": getattr(teacher, "weights", None),
+            "teacher_probs": [str(p) for p in teacher.dirs],
+            "sources": teacher.sources,
+            "teachers": teacher.metas,
+            "weights": teacher.weights,
             "distill": {k: v for k, v in settings.items() if k != "optimizer"},
             "epochs_run": last_epoch + 1,
             "elapsed_seconds": round(timer.elapsed, 1),
@@ -246,61 +168,58 @@ def distill(
 
 @dataclass
 class _TrainingData:
-    """The student's training docs (in memory, or shards as ``chunks``) and monitor."""
+    """The student's training shards (``chunks``) and the held-out monitor."""
 
-    docs: Optional[List[Any]]
-    probs: Optional[List[Any]]
     chunks: Optional[Callable]
     monitor: Monitor
     epoch_steps: int
     description: str
 
 
-def _in_memory_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
-    if not settings.get("target"):
+def _load_corpus(config, dot_path: str):
+    """The :class:`~.corpus.TeacherCorpus` at ``dot_path`` (e.g. ``corpora.distill``)."""
+    from spacy.util import dot_to_object, registry
+
+    from .corpus import TeacherCorpus
+
+    try:
+        section = dot_to_object(config.interpolate(), dot_path)
+    except KeyError:
         raise ValueError(
-            "distill.target is not set: give the target DocBin the teacher probabilities "
-            "were computed on (--paths.target), or set distill.teacher_probs to a shard "
-            "directory written by `annotate INPUT --output-dir DIR`."
+            f"distill.corpus is {dot_path!r} but the config has no such section: add "
+            '[corpora.distill] with @readers = "spacy-tskd.TeacherCorpus.v1".'
+        ) from None
+    corpus = registry.resolve({"corpus": section})["corpus"]
+    if not isinstance(corpus, TeacherCorpus):
+        raise ValueError(
+            f"[{dot_path}] must be a spacy-tskd.TeacherCorpus.v1 reader, got "
+            f"{type(corpus).__name__}."
         )
-    docs = load_target_docs(settings["target"], vocab, int(settings["max_docs"]))
-    teacher.check_docs(docs, prefix=int(settings["max_docs"]) > 0)
-    targets = [teacher[i] for i in range(len(docs))]
-    n_train = len(docs) - min(int(settings["heldout"]), len(docs) // 5)
-    return _TrainingData(
-        docs=docs[:n_train],
-        probs=targets[:n_train],
-        chunks=None,
-        monitor=Monitor(docs[n_train:], targets[n_train:]),
-        epoch_steps=steps_per_epoch(n_train, batch_size),
-        description=f"{n_train} docs ({sum(map(len, docs[:n_train])):,} words)",
-    )
+    return corpus
 
 
-def _sharded_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
-    if settings.get("target"):
-        print(f"Note: distill.target ({settings['target']}) is not read: docs come from shards.")
+def _training_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
     ends, held = plan_shards(
         teacher, max_docs=int(settings["max_docs"]), heldout=int(settings["heldout"])
     )
     held_docs: List[Any] = []
     held_probs: List[Any] = []
     for index, start, end in held:
-        shard = teacher.load(index, vocab, start=start, end=end)
-        held_docs.extend(shard.docs)
-        held_probs.extend(shard.probs)
-        shard.release()
+        docs, probs = teacher.load(index, vocab, start=start, end=end)
+        held_docs.extend(docs)
+        held_probs.extend(probs)
     used = [i for i, n in ends.items() if n]
 
     def chunks(epoch: int, rng) -> Iterator[Tuple[List[Any], List[Any]]]:
         order = list(used)
         rng.shuffle(order)
-        for shard in teacher.iter_shards(vocab, order, ends=ends):
-            yield shard.docs, shard.probs
+        for index in order:
+            docs, probs = teacher.load(index, vocab, end=ends[index])
+            yield docs, probs
+            docs.clear()  # emptied in place: one shard in memory at a time
+            probs.clear()
 
     return _TrainingData(
-        docs=None,
-        probs=None,
         chunks=chunks,
         monitor=Monitor(held_docs, held_probs),
         epoch_steps=sum(steps_per_epoch(ends[i], batch_size) for i in used),
@@ -338,16 +257,6 @@ def _init_from_teacher(nlp, component: str, teacher_path) -> None:
         )
 
 
-def _as_list(value, name: str) -> List[str]:
-    if value is None or value == "" or value == []:
-        raise ValueError(
-            f"{name} is not set: give the .npz file(s) or shard directory written by `annotate`."
-        )
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [v for v in str(value).split(",") if v]
-
-
 def _load_dev(path, nlp):
     if not path:
         return None
@@ -371,4 +280,4 @@ def _save(nlp, path: Path) -> Path:
     return path
 
 
-__all__ = ["distill", "load_target_docs", "load_teacher_targets", "plan_shards"]
+__all__ = ["distill", "plan_shards"]

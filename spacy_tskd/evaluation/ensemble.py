@@ -10,7 +10,6 @@ already annotated the test set need not be loaded again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -62,26 +61,33 @@ def load_stored_probs(
     data_path: PathLike,
     alpha: Optional[Sequence[float]] = None,
 ) -> Tuple[List[np.ndarray], Tuple[str, ...]]:
-    """Σ_k α_k p_k per doc from probabilities files written by ``annotate`` on the
-    docs of ``data_path`` (uniform α when None; one file and no α: its own
-    probabilities). Raises ValueError naming the file if one was annotated from
-    other docs. RETURNS: the per-doc arrays and the label (column) order."""
-    from ..distill.teacher_probs import load_teacher_probs
-    from ..weighting.mixture import MixedTeacherProbs
+    """Σ_k α_k p_k per doc from annotation directories written by ``annotate`` on the
+    docs of ``data_path`` (uniform α when None; one directory and no α: its own
+    probabilities). Raises ValueError naming the directory if its docs are not the
+    docs of ``data_path``. RETURNS: the per-doc arrays and the label (column) order."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    from ..distill.corpus import TeacherCorpus
 
     if not probs_paths:
-        raise ValueError("No probabilities files given.")
-    data_path = Path(data_path)
-    digest = _sha256(data_path)
-    parts = [load_teacher_probs(p) for p in probs_paths]
-    for part in parts:
-        if part.meta.get("docs_sha256") != digest or part.meta.get("shard"):
+        raise ValueError("No teacher annotations given.")
+    corpus = TeacherCorpus(probs_paths, alpha=alpha)
+    vocab = Vocab()
+    docs, probs = corpus.read_all(vocab)
+    gold = list(DocBin().from_disk(data_path).get_docs(vocab))
+    for i, (doc, ref) in enumerate(zip(docs, gold)):
+        if [t.text for t in doc] != [t.text for t in ref]:
             raise ValueError(
-                f"{part.path} holds probabilities of {part.meta.get('docs_path')}, not of "
-                f"{data_path} (other contents, or one shard only). Annotate {data_path} again."
+                f"{corpus.path} does not hold the docs of {data_path}: doc {i} differs. "
+                f"Annotate {data_path} again."
             )
-    stored = parts[0] if len(parts) == 1 and alpha is None else MixedTeacherProbs(parts, alpha)
-    return [stored[i] for i in range(len(stored))], tuple(stored.labels)
+    if len(docs) != len(gold):
+        raise ValueError(
+            f"{corpus.path} holds {len(docs)} docs but {data_path} has {len(gold)}. "
+            f"Annotate {data_path} again."
+        )
+    return probs, corpus.labels
 
 
 def evaluate_stored_probs(
@@ -99,10 +105,6 @@ def evaluate_stored_probs(
     ``n_docs`` and ``n_words``; writes them as JSON to ``output`` when given."""
     gold = read_gold_bio(data_path)
     probs, labels = load_stored_probs(probs_paths, data_path=data_path, alpha=alpha)
-    if len(probs) != len(gold) or any(len(p) != len(g) for p, g in zip(probs, gold)):
-        raise ValueError(
-            f"{probs_paths[0]} does not match the tokens of {data_path}: annotate it again."
-        )
     result: Dict[str, Any] = dict(score_probs(gold=gold, probs=probs, labels=labels, decode=decode))
     result.update(
         decode=decode,
@@ -186,14 +188,6 @@ def evaluate_ensemble(
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 __all__ = [

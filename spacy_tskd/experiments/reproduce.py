@@ -266,7 +266,7 @@ class _Study:
         return annotate_step(
             teacher=self._teacher(src, seed).path.parent / "model-last",
             docs=self.corpus / target / f"{docs}.spacy",
-            output=self.out / "probs" / f"seed{seed}" / f"{src}-{target}{suffix}.npz",
+            output=self.out / "probs" / f"seed{seed}" / f"{src}-{target}{suffix}",
             gpu_id=self.s.gpu_id,
             what=f"annotate {target} {docs} with the {src} teacher seed{seed}",
         )
@@ -322,7 +322,7 @@ class _Study:
         if needs_test_probs:
             shared += test_probs
         exp = _Experiment(
-            setting, system, sources, target, seed, shared, [p.path for p in test_probs]
+            setting, system, sources, target, seed, shared, [p.path.parent for p in test_probs]
         )
         if method not in (None, "avg"):
             weights = self._weights(sources, target, method, seed)
@@ -334,9 +334,8 @@ class _Study:
             student_dir = self.out / "students" / exp.name
             exp.student = student_step(
                 student_dir=student_dir,
-                target_docs=self.corpus / target / "unlabeled.spacy",
                 target=target,
-                probs=[p.path for p in probs],
+                probs=[p.path.parent for p in probs],
                 sources=sources,
                 weights=exp.weights if system.startswith("TS-") else None,
                 encoder=self.s.encoder,
@@ -352,7 +351,7 @@ class _Study:
             exp.predict = annotate_step(
                 teacher=student_dir / "model-last",
                 docs=self.corpus / target / "test.spacy",
-                output=self.out / "probs" / "students" / f"{exp.name}-test.npz",
+                output=self.out / "probs" / "students" / f"{exp.name}-test",
                 gpu_id=self.s.gpu_id,
                 what=f"predict {exp.name}",
             )
@@ -426,7 +425,7 @@ class _Study:
             for step in (exp.student, exp.predict):
                 self.log.ensure(step)
                 own.append(step.what)
-            probs_paths, alpha = [exp.predict.path], None
+            probs_paths, alpha = [exp.predict.path.parent], None
         else:
             probs_paths, alpha = exp.test_probs, weights
         test = self.corpus / exp.target / "test.spacy"

@@ -153,11 +153,18 @@ def teacher_step(
 
 
 def annotate_step(*, teacher: Path, docs: Path, output: Path, gpu_id: int, what: str) -> Step:
-    """Store the probabilities of the pipeline ``teacher`` on ``docs`` (gold stripped)."""
-    from ..distill.teacher_probs import annotate
+    """Store the probabilities of the pipeline ``teacher`` on ``docs`` (gold stripped)
+    in the annotation directory ``output``; its ``index.json`` marks it finished."""
+    from ..distill.annotate import annotate
 
-    kwargs = {"teacher_path": teacher, "docs_path": docs, "output_path": output, "gpu_id": gpu_id}
-    return Step(output, what, annotate, kwargs)
+    kwargs = {
+        "teacher_path": teacher,
+        "input_path": docs,
+        "output_dir": output,
+        "gpu_id": gpu_id,
+        "progress": False,
+    }
+    return Step(output / "index.json", what, annotate, kwargs)
 
 
 def weights_step(
@@ -189,7 +196,6 @@ def weights_step(
 def student_step(
     *,
     student_dir: Path,
-    target_docs: Path,
     target: str,
     probs: Sequence[Path],
     sources: Sequence[str],
@@ -210,11 +216,10 @@ def student_step(
     from ..distill.run import distill
 
     overrides: Dict[str, Any] = {
-        "paths.target": str(target_docs),
         "paths.teacher_probs": ",".join(str(p) for p in probs),
         "paths.encoder": encoder,
-        "distill.weights": None if weights is None else str(weights),
-        "distill.sources": ",".join(sources),
+        "paths.weights": None if weights is None else str(weights),
+        "corpora.distill.sources": ",".join(sources),
         "distill.epochs": epochs,
         "distill.batch_size": batch_size,
         "distill.optimizer.learn_rate.initial_rate": lr,
@@ -290,7 +295,7 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
         probs = []
         # 3. every source teacher annotates the target text once
         for src in sources:
-            path = out / "probs" / f"{src}-{target}.npz"
+            path = out / "probs" / f"{src}-{target}"
             annotate_step(
                 teacher=teacher_dir(src) / "model-last",
                 docs=unlabeled,
@@ -337,7 +342,6 @@ def run_multi(*, out_dir: PathLike, settings: Settings) -> str:
             student = out / "students" / f"{target}-{scheme}-seed{s.seed}"
             student_step(
                 student_dir=student,
-                target_docs=unlabeled,
                 target=target,
                 probs=probs,
                 sources=sources,

@@ -1,8 +1,6 @@
-"""Multi-source teacher targets: the student learns Σ_k α_k p_k for every token."""
+"""Source weights α: checked once, used by the teacher corpus and the MT ensemble."""
 
 from __future__ import annotations
-
-from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -24,55 +22,3 @@ def check_weights(weights, n_sources: int, *, source: str = "weights") -> np.nda
             f"got sums between {sums.min():.6g} and {sums.max():.6g}."
         )
     return alpha
-
-
-class MixedTeacherProbs:
-    """α-weighted mixture of several :class:`TeacherProbs` over the same docs.
-
-    parts: one TeacherProbs per source-language teacher, all over the same docs
-        and with the same label order.
-    weights: α of shape (K,) (one per teacher) or (n_docs, K) (per sentence);
-        None means uniform (the ``avg`` scheme).
-    """
-
-    def __init__(self, parts: Sequence, weights: Optional[Sequence] = None) -> None:
-        if not parts:
-            raise ValueError("MixedTeacherProbs needs at least one teacher.")
-        self.parts = list(parts)
-        first = self.parts[0]
-        for p in self.parts[1:]:
-            p.check_labels(list(first.labels), what=f"the label order of {first.path}")
-            if len(p) != len(first) or not np.array_equal(p.offsets, first.offsets):
-                raise ValueError(
-                    f"{p.path} and {first.path} do not hold probabilities for the same docs "
-                    f"({len(p)} vs {len(first)} docs): annotate the same target file."
-                )
-        k = len(self.parts)
-        alpha = np.full(k, 1.0 / k) if weights is None else weights
-        self.alpha = check_weights(alpha, k)
-        if self.alpha.ndim == 2 and len(self.alpha) != len(first):
-            raise ValueError(
-                f"Sentence-level weights cover {len(self.alpha)} docs but the teachers' "
-                f"probabilities cover {len(first)}."
-            )
-        self.labels: Tuple[str, ...] = first.labels
-        self.path = first.path
-
-    @property
-    def weights(self) -> List:
-        return self.alpha.tolist()
-
-    def __len__(self) -> int:
-        return len(self.parts[0])
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        alpha = self.alpha[i] if self.alpha.ndim == 2 else self.alpha
-        out = sum(float(a) * p[i] for a, p in zip(alpha, self.parts))
-        return np.asarray(out, dtype=np.float32)
-
-    def check_labels(self, labels, *, what: str) -> None:
-        self.parts[0].check_labels(labels, what=what)
-
-    def check_docs(self, docs, *, prefix: bool = False) -> None:
-        for p in self.parts:
-            p.check_docs(docs, prefix=prefix)

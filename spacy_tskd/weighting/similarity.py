@@ -50,7 +50,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..util import PathLike, atomic_write_text
+from ..util import PathLike, atomic_write_text, sha256_file
 from .embeddings import (
     cached_sentence_embeddings,
     encoder_identity,
@@ -69,7 +69,6 @@ from .weights_file import (
     load_similarity_model,
     load_weights,
     save_model,
-    sha256_of,
 )
 
 
@@ -295,7 +294,7 @@ def fit_weights(
         "encoder": identity,
         "sources": sources,
         "target": str(target_path),
-        "target_sha256": sha256_of(target_path),
+        "target_sha256": sha256_file(target_path),
         "n_target": len(target_texts),
         "alpha": alpha.tolist(),
         "alpha_mean": alpha_mean.tolist(),

@@ -4,12 +4,11 @@ for ``sim``/``sim-fixed``, ``weights.safetensors`` with the similarity model; wr
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-from ..util import PathLike, atomic_path
+from ..util import PathLike, atomic_path, sha256_file
 from .embeddings import encoder_identity
 from .language_model import build_model
 from .mixture import check_weights
@@ -88,7 +87,7 @@ def load_weights(
                 "with this encoder."
             )
     if target is not None and data.get("target_sha256"):
-        if sha256_of(Path(target)) != data["target_sha256"]:
+        if sha256_file(Path(target)) != data["target_sha256"]:
             raise ValueError(
                 f"{path}: the weights were computed for the target docs {data.get('target')} "
                 f"but {target} has other contents. Re-run `weights fit` on {target}."
@@ -119,7 +118,7 @@ def load_similarity_model(weights_json: PathLike):
     model_path = path.parent / info["file"]
     if not model_path.is_file():
         raise FileNotFoundError(f"{path}: its similarity model {model_path} is missing.")
-    if info.get("sha256") and sha256_of(model_path) != info["sha256"]:
+    if info.get("sha256") and sha256_file(model_path) != info["sha256"]:
         raise ValueError(
             f"{path}: {model_path} does not match the sha256 recorded in the JSON; it was "
             "overwritten or is corrupt. Re-run `weights fit`."
@@ -142,7 +141,7 @@ def save_model(model, path: Path) -> Dict[str, Any]:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"config": json.dumps(model.config())})
-    return {"file": path.name, "sha256": sha256_of(path), "config": model.config()}
+    return {"file": path.name, "sha256": sha256_file(path), "config": model.config()}
 
 
 def read_json(path: Path) -> Dict[str, Any]:
@@ -164,11 +163,3 @@ def same_name(a: Optional[str], b: Optional[str]) -> bool:
     if pa.exists() and pb.exists():
         return pa.resolve() == pb.resolve()
     return a == b
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

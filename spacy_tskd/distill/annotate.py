@@ -1,0 +1,363 @@
+"""``annotate()``: the teacher's probabilities on unlabeled text, computed once and stored.
+
+The teacher pipeline's NER component runs in eval mode (``predict``: no dropout,
+no gradients) on docs that hold only words and spaces (no entities, tags or user
+data are ever visible to it). Each doc is stored with its probabilities in DocBin
+shards (:mod:`.annotations`): one shard's docs are in memory at a time, so plain
+text of any size streams through in flat memory.
+
+Input: a ``.spacy`` DocBin (spaCy loads a DocBin whole), or plain text (UTF-8,
+one doc per non-blank line, see :mod:`spacy_tskd.data.text`), tokenised with
+``spacy.blank(lang)``: the streaming format.
+
+Resume: rerunning the same command keeps every finished shard and recomputes the
+others. ``part=(i, n)`` annotates only the shards whose index is i modulo n, so
+n processes (or machines sharing the directory) split one run; whichever
+finishes the last shard writes ``index.json``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..data.docs import unannotated
+from ..util import PathLike, atomic_write_text, check_pipeline_dir, sha256_file
+from .annotations import (
+    FORMAT,
+    STORED_DTYPE,
+    finished_shard,
+    set_doc_probs,
+    shard_file,
+    teacher_id,
+    write_shard,
+)
+
+# settings that must be equal for a rerun to resume a directory
+_RUN_KEYS = ("format", "teacher", "labels", "input", "max_docs", "shard_size")
+
+
+def annotate(
+    *,
+    teacher_path: PathLike,
+    input_path: PathLike,
+    output_dir: PathLike,
+    lang: Optional[str] = None,
+    shard_size: int = 10000,
+    batch_size: int = 32,
+    max_docs: int = 0,
+    component: str = "tskd_ner",
+    gpu_id: int = -1,
+    part: Optional[Tuple[int, int]] = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Annotate ``input_path`` with the teacher into the directory ``output_dir``.
+
+    teacher_path (PathLike): Saved teacher pipeline directory.
+    input_path (PathLike): A ``.spacy`` DocBin, or plain text (one doc per line).
+    output_dir (PathLike): The annotation directory (created; rerunning resumes).
+    lang (Optional[str]): Tokenizer language for plain text; None: the teacher's.
+        Use the student's language.
+    shard_size (int): Docs per shard.
+    batch_size (int): Docs per ``predict`` call (sorted by length within a shard).
+    max_docs (int): Annotate only the first N docs; 0 annotates all.
+    component (str): The teacher's NER component.
+    gpu_id (int): GPU id, or -1 for CPU.
+    part (Optional[Tuple[int, int]]): ``(i, n)``: only the shards ``index % n == i``.
+    overwrite (bool): Replace the annotations of another run in ``output_dir``
+        (another teacher, input or settings) instead of raising an error.
+    progress (bool): Show a progress bar (docs).
+    RETURNS (Dict[str, Any]): ``output_dir``, ``n_docs``, ``n_shards``, ``written``
+        and ``skipped`` (shard indices), ``complete`` (index.json written), ``seconds``.
+    """
+    from tqdm import tqdm
+
+    from .. import __version__
+
+    input_path, output_dir = Path(input_path), Path(output_dir)
+    if shard_size < 1 or batch_size < 1 or max_docs < 0:
+        raise ValueError(
+            f"shard_size and batch_size must be at least 1 and max_docs at least 0, got "
+            f"{shard_size}, {batch_size} and {max_docs}."
+        )
+    part_index, part_count = _check_part(part)
+    if not input_path.is_file():
+        raise FileNotFoundError(f"Input file not found: {input_path}")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"Output {output_dir} is a file: give a directory name.")
+    nlp, pipe, labels, weights_path = load_teacher(
+        teacher_path=teacher_path, component=component, gpu_id=gpu_id
+    )
+    start_time = time.perf_counter()
+    source = _Input(input_path, nlp, lang)
+    n_docs = min(source.n_docs, max_docs) if max_docs else source.n_docs
+    if n_docs == 0:
+        raise ValueError(f"{input_path} contains no docs (every line is blank).")
+    n_shards = -(-n_docs // shard_size)
+    meta = {
+        "format": FORMAT,
+        "teacher": {
+            "path": str(Path(teacher_path).resolve()),
+            "component": component,
+            "lang": nlp.lang,
+            "weights_sha256": sha256_file(weights_path),
+        },
+        "labels": list(labels),
+        "input": source.identity,
+        "max_docs": max_docs,
+        "shard_size": shard_size,
+        "n_shards": n_shards,
+        "spacy_tskd_version": __version__,
+    }
+    _start_or_resume(output_dir, meta, overwrite=overwrite)
+    mine = [i for i in range(n_shards) if i % part_count == part_index]
+    done = {i for i in mine if finished_shard(output_dir, i) is not None}
+    written: List[int] = []
+    docs_iter = itertools.islice(source.docs(), n_docs)
+    with tqdm(total=n_docs, desc="Annotating", unit="doc", disable=not progress) as bar:
+        for index in range(n_shards):
+            size = min(n_docs, (index + 1) * shard_size) - index * shard_size
+            chunk = itertools.islice(docs_iter, size)
+            if index not in mine or index in done:
+                n_read = sum(1 for _ in chunk)  # skip: only reads past the docs
+                bar.update(n_read)
+            else:
+                shard_start = time.perf_counter()
+                docs = [unannotated(d, nlp.vocab) for d in chunk]
+                n_read = len(docs)
+                probs = predict_probs(
+                    pipe, docs, batch_size=batch_size, component=component,
+                    first_index=index * shard_size, on_batch=bar.update,
+                )  # fmt: skip
+                for doc, p in zip(docs, probs):
+                    set_doc_probs(doc, p, teacher_id(meta))
+                info = {
+                    "doc_start": index * shard_size,
+                    "doc_end": index * shard_size + n_read,
+                    "n_tokens": sum(len(d) for d in docs),
+                    "seconds": round(time.perf_counter() - shard_start, 3),
+                }
+                if n_read == size:
+                    write_shard(output_dir, index, docs, info)
+                    written.append(index)
+                del docs, probs  # one shard in memory at a time
+            if n_read != size:
+                raise ValueError(
+                    f"{input_path} changed while it was annotated: shard {index} expected "
+                    f"{size} docs but the input ended after {index * shard_size + n_read}. "
+                    "Rerun the same command."
+                )
+    index = _write_index(output_dir, meta)
+    return {
+        "output_dir": str(output_dir),
+        "n_docs": n_docs,
+        "n_tokens": None if index is None else index["n_tokens"],
+        "n_shards": n_shards,
+        "labels": list(labels),
+        "written": written,
+        "skipped": sorted(done),
+        "complete": index is not None,
+        "seconds": round(time.perf_counter() - start_time, 3),
+    }
+
+
+class _Input:
+    """The docs of a DocBin or a plain-text file, read lazily, and their identity."""
+
+    def __init__(self, path: Path, nlp: Any, lang: Optional[str]) -> None:
+        self.path, self.vocab = path, nlp.vocab
+        self.is_docbin = path.suffix == ".spacy"
+        if self.is_docbin:
+            from spacy.tokens import DocBin
+
+            try:
+                self.doc_bin = DocBin().from_disk(path)
+            except Exception as err:
+                raise ValueError(f"Could not read {path} as a spaCy DocBin: {err}") from err
+            self.n_docs, digest, self.lang = len(self.doc_bin), sha256_file(path), None
+        else:
+            from ..data.text import scan_text
+
+            scan = scan_text(path)  # one pass: counts docs, hashes, checks UTF-8
+            self.n_docs, digest, self.lang = scan.n_docs, scan.sha256, lang or nlp.lang
+        self.identity = {
+            "path": str(path.resolve()),
+            "sha256": digest,
+            "format": "docbin" if self.is_docbin else "text",
+            "lang": self.lang,
+            "n_docs": self.n_docs,
+        }
+
+    def docs(self) -> Iterator[Any]:
+        if self.is_docbin:
+            yield from self.doc_bin.get_docs(self.vocab)
+            return
+        import spacy
+
+        from ..data.text import iter_lines
+
+        tokenizer = spacy.blank(self.lang).tokenizer
+        for _, text in iter_lines(self.path):
+            yield tokenizer(text)
+
+
+def _start_or_resume(output_dir: Path, meta: Dict[str, Any], *, overwrite: bool) -> None:
+    """Write ``meta.json``, or check that an existing one is this run's."""
+    import shutil
+
+    from .annotations import read_json
+
+    path = output_dir / "meta.json"
+    if path.is_file():
+        old = read_json(path)
+        changed = [k for k in _RUN_KEYS if _portable(old.get(k)) != _portable(meta[k])]
+        if not changed:
+            return
+        if not overwrite:
+            key = changed[0]
+            raise ValueError(
+                f"{output_dir} holds another annotate run: its {key} is "
+                f"{_short(old.get(key))}, this run's is {_short(meta[key])}. Rerun with the "
+                "same teacher, input and settings to resume, use another output directory, "
+                "or pass --overwrite to replace it."
+            )
+        shutil.rmtree(output_dir)  # it holds an annotate run (meta.json): replaced
+    if output_dir.is_dir() and any(output_dir.iterdir()):
+        raise ValueError(
+            f"{output_dir} is not empty and holds no annotate run (no meta.json): give an "
+            "empty or new output directory."
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+
+
+def _write_index(output_dir: Path, meta: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Write ``index.json`` if every shard is finished; returns it, or None."""
+    shards = [finished_shard(output_dir, i) for i in range(meta["n_shards"])]
+    if any(s is None for s in shards):
+        return None
+    index = {
+        **meta,
+        "shards": shards,
+        "n_docs": shards[-1]["doc_end"],
+        "n_tokens": sum(int(s["n_tokens"]) for s in shards),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(output_dir / "index.json", json.dumps(index, indent=1) + "\n")
+    return index
+
+
+def load_teacher(
+    *, teacher_path: PathLike, component: str = "tskd_ner", gpu_id: int = -1
+) -> Tuple[Any, Any, Tuple[str, ...], Path]:
+    """Load a saved teacher and check that ``component`` can annotate.
+
+    RETURNS (Tuple[Language, TrainablePipe, Tuple[str, ...], Path]): The pipeline,
+        its NER component, the component's labels and its weights file (hashed
+        into the annotations' meta as the teacher's identity).
+    """
+    import spacy
+
+    teacher_path = Path(teacher_path)
+    check_pipeline_dir(teacher_path, "Teacher pipeline")
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    nlp = spacy.load(teacher_path)
+    if component not in nlp.pipe_names:
+        raise ValueError(
+            f"The teacher pipeline {teacher_path} has no component {component!r}; "
+            f"its components are {nlp.pipe_names}. Use --component."
+        )
+    pipe = nlp.get_pipe(component)
+    if not hasattr(pipe, "predict") or not hasattr(pipe, "labels"):
+        raise ValueError(
+            f"Component {component!r} of {teacher_path} cannot be a teacher: it has no "
+            "predict() returning per-token probabilities (use a tskd_ner component)."
+        )
+    labels = tuple(pipe.labels)
+    if not labels:
+        raise ValueError(f"Component {component!r} of {teacher_path} has no labels (untrained?).")
+    weights_path = teacher_path / component / "model"
+    if not weights_path.is_file():
+        raise FileNotFoundError(
+            f"The teacher's weights file {weights_path} is missing: save the teacher "
+            "pipeline with nlp.to_disk."
+        )
+    return nlp, pipe, labels, weights_path
+
+
+def predict_probs(
+    pipe: Any,
+    docs: Sequence[Any],
+    *,
+    batch_size: int,
+    component: str = "tskd_ner",
+    first_index: int = 0,
+    on_batch: Optional[Callable[[int], Any]] = None,
+) -> List[np.ndarray]:
+    """The teacher's probabilities for ``docs``, ``float16``, in the order of ``docs``.
+
+    Docs are sorted by length and cut into batches of ``batch_size`` (less
+    padding); empty docs are not sent to the model.
+    first_index (int): Index of ``docs[0]`` in its corpus (for error messages).
+    on_batch (Optional[Callable[[int], Any]]): Called with the docs of each batch.
+    """
+    n_labels = len(pipe.labels)
+    out: List[Optional[np.ndarray]] = [None] * len(docs)
+    order = sorted(range(len(docs)), key=lambda j: len(docs[j]))
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        nonempty = [j for j in idx if len(docs[j])]
+        for j in idx:
+            if not len(docs[j]):
+                out[j] = np.zeros((0, n_labels), dtype=STORED_DTYPE)
+        if nonempty:
+            preds = pipe.predict([docs[j] for j in nonempty])
+            if len(preds) != len(nonempty):
+                raise ValueError(
+                    f"Component {component!r} returned {len(preds)} arrays for "
+                    f"{len(nonempty)} docs."
+                )
+            for j, p in zip(nonempty, preds):
+                p = np.asarray(pipe.model.ops.to_numpy(p), dtype=np.float32)
+                if p.shape != (len(docs[j]), n_labels):
+                    raise ValueError(
+                        f"Component {component!r} returned shape {p.shape} for doc "
+                        f"{first_index + j} with {len(docs[j])} tokens and {n_labels} labels."
+                    )
+                out[j] = p.astype(STORED_DTYPE)
+        if on_batch is not None:
+            on_batch(len(idx))
+    return out  # type: ignore[return-value]
+
+
+def _check_part(part: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+    if part is None:
+        return 0, 1
+    try:
+        index, count = (int(x) for x in part)
+    except (TypeError, ValueError):
+        raise ValueError(f"part must be a pair (index, count), got {part!r}.") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"part must be I/N with 0 <= I < N, got {part!r}.")
+    return index, count
+
+
+def _portable(value: Any) -> Any:
+    """A run setting without its paths: a moved input or teacher still resumes."""
+    return {k: v for k, v in value.items() if k != "path"} if isinstance(value, dict) else value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+__all__ = ["annotate", "load_teacher", "predict_probs", "shard_file"]
