@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -77,6 +78,9 @@ def study(tiny_encoder_dir, tmp_path_factory):
             "es",
             "--seeds",
             "0",
+            # the recipes the study ran with before they defaulted to the configs' values
+            *("--teacher-epochs", "1", "--teacher-lr", "1e-4", "--student-epochs", "1"),
+            *("--student-lr", "1e-4", "--student-batch", "8", "--decode", "argmax"),
         ]
 
         def run(*extra, results="results"):
@@ -153,7 +157,7 @@ def test_stored_probs_mt_equals_the_teacher_pipeline(study):
     teacher = tmp / "out/teachers/en-seed0/model-last"
     test = tmp / "out/corpus/es/test.spacy"
     result = _result(tmp, "single-MT-en-es-seed0")
-    assert result["decode"] == "argmax"  # the study's default
+    assert result["decode"] == "argmax"  # as given
     for decode in ("argmax", "viterbi"):  # each stored score is the pipeline's own
         scored = evaluate(pipeline_path=teacher, data_path=test, decode=decode)
         assert result["scores_by_decode"][decode]["ents_f"] == pytest.approx(scored["ents_f"])
@@ -273,3 +277,29 @@ def test_result_hash_follows_the_weights_format():
     from spacy_tskd.weighting.similarity import FORMAT_VERSION
 
     assert WEIGHTS_FORMAT == FORMAT_VERSION
+
+
+def test_recipes_default_to_the_configs(tmp_path):
+    """Unset recipe settings take the configs' values: the defaults live there only."""
+    from spacy.util import load_config
+
+    from spacy_tskd.experiments.study_settings import ReproduceSettings, with_config_defaults
+
+    configs = Path(__file__).parent.parent / "configs"
+    s = ReproduceSettings(
+        teacher_config=str(configs / "teacher.cfg"),
+        student_config=str(configs / "student.cfg"),
+        student_lr=3e-5,
+    )
+    filled = with_config_defaults(s)
+    teacher = load_config(configs / "teacher.cfg", interpolate=False)
+    student = load_config(configs / "student.cfg", interpolate=False)
+    assert filled.teacher_epochs == teacher["training"]["max_epochs"]
+    assert filled.teacher_lr == teacher["training"]["optimizer"]["learn_rate"]["initial_rate"]
+    assert filled.student_epochs == student["distill"]["epochs"]
+    assert filled.student_batch == student["distill"]["batch_size"]
+    assert filled.decode == student["components"]["tskd_ner"]["decode"]
+    assert filled.student_lr == 3e-5  # given: kept
+    missing = ReproduceSettings(teacher_config=str(tmp_path / "none.cfg"))
+    with pytest.raises(FileNotFoundError, match="none.cfg not found.*--teacher-epochs"):
+        with_config_defaults(missing)

@@ -67,7 +67,7 @@ def embeddings(tiny_encoder_dir):
     }
 
 
-FIT = {"rank": 8, "epochs": 30, "lr": 1e-2, "batch_size": 16, "seed": 0}
+FIT = {"rank": 8, "gamma": 0.01, "epochs": 30, "lr": 1e-2, "batch_size": 16, "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +192,7 @@ def _fit(corpora, encoder, tmp_path, **kw):
     from spacy_tskd.weighting.similarity import fit_weights
 
     params = {k: v for k, v in FIT.items() if k != "seed"}
+    params["max_length"] = 128
     params.update(kw)
     return fit_weights(
         source_docs={"a": corpora["a"], "b": corpora["b"]},
@@ -363,6 +364,9 @@ def test_cli_fit_and_show(corpora, tiny_encoder_dir, tmp_path):
     assert data["sources"] == ["a", "b"]  # from the parent directory names
     assert data["alpha"][0] > data["alpha"][1]
     assert (out.parent / "weights.safetensors").is_file()
+    assert data["params"]["rank_requested"] == 8  # the option overrides configs/weights.cfg
+    result = runner.invoke(app, args + ["--config", str(tmp_path / "none.cfg")])
+    assert result.exit_code == 1 and "Weights config not found" in result.output
 
     result = runner.invoke(app, ["weights", "show", str(out)])
     assert result.exit_code == 0, result.output
@@ -448,7 +452,7 @@ def test_sim_learns_the_language_embeddings(embeddings):
     )
     np.testing.assert_allclose(fixed.mu.numpy(), start, rtol=1e-5)  # sim-fixed keeps μ
     with pytest.raises(ValueError, match="Unknown sim variant 'other'"):
-        fit_similarity_model({"a": embeddings["a"]}, variant="other")
+        fit_similarity_model({"a": embeddings["a"]}, variant="other", **FIT)
 
 
 def test_format_1_sim_file_reads_as_sim_fixed(corpora, tiny_encoder_dir, tmp_path):
@@ -464,3 +468,18 @@ def test_format_1_sim_file_reads_as_sim_fixed(corpora, tiny_encoder_dir, tmp_pat
     path.write_text(json.dumps(data))
     assert load_weights(path)["method"] == "sim-fixed"
     assert isinstance(load_similarity_model(path), LanguageSimilarityModel)
+
+
+def test_recipe_comes_from_the_weights_config(tmp_path):
+    from pathlib import Path
+
+    from spacy_tskd.weighting.weights_file import load_recipe
+
+    config = Path(__file__).parent.parent / "configs" / "weights.cfg"
+    recipe = load_recipe(config, lr=0.5, rank=None)
+    assert recipe == {"rank": 64, "gamma": 0.01, "epochs": 10, "lr": 0.5, "batch_size": 64,
+                      "max_length": 128}  # fmt: skip
+    partial = tmp_path / "w.cfg"
+    partial.write_text("[weights]\nrank = 4\n")
+    with pytest.raises(ValueError, match=r"w.cfg: the \[weights\] block lacks gamma"):
+        load_recipe(partial)

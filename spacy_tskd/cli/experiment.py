@@ -1,12 +1,14 @@
-"""``python -m spacy_tskd experiment multi|reproduce OUT_DIR``: resumable study runners."""
+"""``python -m spacy_tskd experiment reproduce OUT_DIR``: the resumable study runner."""
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from ._app import app, command
 
-experiment_app = typer.Typer(help="Resumable experiment runners.", no_args_is_help=True)
+FROM_CONFIG = "Default: the value in configs/teacher.cfg or configs/student.cfg."
+experiment_app = typer.Typer(help="The resumable study runner.", no_args_is_help=True)
 app.add_typer(experiment_app, name="experiment")
 
 
@@ -19,59 +21,6 @@ def _ints(value: str, option: str):
         return tuple(int(x) for x in _csv(value))
     except ValueError:
         raise ValueError(f"{option} takes integers separated by commas, got {value!r}.") from None
-
-
-@command(experiment_app, "multi")
-def multi_cli(
-    out_dir: Path = typer.Argument(..., help="Folder for every output of the study"),
-    data_dir: str = typer.Option("../shared/data", help="Folder with {conll}/{lang}/*.txt"),
-    conll: str = typer.Option("conll", help="Sub-folder of data_dir: conll or conll_tsl"),
-    encoder: str = typer.Option("assets/encoder", help="HF encoder directory or cached name"),
-    languages: str = typer.Option("en,de,es,nl", help="All languages (teachers)"),
-    targets: str = typer.Option("es,nl,de", help="Target languages (leave-one-out)"),
-    schemes: str = typer.Option("avg,sim,cosine,l2", help="Student weighting schemes"),
-    teacher_sents: int = typer.Option(
-        1000, help="Labelled training sentences per teacher language; 0 = all"
-    ),
-    target_sents: int = typer.Option(
-        4000, help="Unlabeled sentences per target (its train split, gold dropped); 0 = all"
-    ),
-    test_sents: int = typer.Option(500, help="Test sentences per target; 0 = all"),
-    dev_sents: int = typer.Option(200, help="Source dev sentences; 0 = all"),
-    teacher_epochs: int = typer.Option(4),
-    teacher_lr: float = typer.Option(5e-4),
-    student_epochs: int = typer.Option(1),
-    student_lr: float = typer.Option(1e-4),
-    student_batch: int = typer.Option(8),
-    seed: int = typer.Option(0),
-    gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
-):
-    """Teachers for every language, weights, annotation, students (avg/sim/cosine/l2)
-    and MT ensembles for every target; prints target x system F1. Resumes: finished
-    outputs are skipped."""
-    from ..experiments.runner import Settings, run_multi
-
-    settings = Settings(
-        data_dir=data_dir,
-        conll=conll,
-        encoder=encoder,
-        languages=_csv(languages),
-        targets=_csv(targets),
-        schemes=_csv(schemes),
-        teacher_sents=teacher_sents,
-        target_sents=target_sents,
-        test_sents=test_sents,
-        dev_sents=dev_sents,
-        teacher_epochs=teacher_epochs,
-        teacher_lr=teacher_lr,
-        student_epochs=student_epochs,
-        student_lr=student_lr,
-        student_batch=student_batch,
-        seed=seed,
-        gpu_id=gpu_id,
-    )
-    table = run_multi(out_dir=out_dir, settings=settings)
-    typer.echo(table)
 
 
 @command(experiment_app, "reproduce")
@@ -93,12 +42,14 @@ def reproduce_cli(
     target_sents: int = typer.Option(0, help="Unlabeled sentences per target; 0 = all"),
     test_sents: int = typer.Option(0, help="Test sentences per target; 0 = all"),
     dev_sents: int = typer.Option(0, help="Source dev sentences; 0 = all"),
-    teacher_epochs: int = typer.Option(1),
-    teacher_lr: float = typer.Option(1e-4),
-    student_epochs: int = typer.Option(1),
-    student_lr: float = typer.Option(1e-4),
-    student_batch: int = typer.Option(8),
-    decode: str = typer.Option("argmax", help="argmax (the paper) or viterbi, for every system"),
+    teacher_epochs: Optional[int] = typer.Option(None, help=FROM_CONFIG),
+    teacher_lr: Optional[float] = typer.Option(None, help=FROM_CONFIG),
+    student_epochs: Optional[int] = typer.Option(None, help=FROM_CONFIG),
+    student_lr: Optional[float] = typer.Option(None, help=FROM_CONFIG),
+    student_batch: Optional[int] = typer.Option(None, help=FROM_CONFIG),
+    decode: Optional[str] = typer.Option(
+        None, help="argmax (the paper) or viterbi, for every system. " + FROM_CONFIG
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
 ):
     """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source

@@ -70,24 +70,27 @@ def fit_cli(
         "-l",
         help="Comma-separated language of each SOURCE_DOCS (default: parent directory names).",
     ),
-    rank: int = typer.Option(
-        64, "--rank", help="Rank r of the bilinear similarity (sim, sim-fixed)."
+    config: Path = typer.Option(
+        Path("configs/weights.cfg"), "--config", "-c", help="Weights config: the recipe below."
     ),
-    gamma: float = typer.Option(
-        0.01,
-        "--gamma",
-        help="Weight γ of the orthogonality penalty (sim: ‖μμᵀ − I‖²_F; sim-fixed: ‖PᵀP − I‖²_F).",
+    rank: Optional[int] = typer.Option(None, "--rank", help="Override the config's rank r."),
+    gamma: Optional[float] = typer.Option(
+        None, "--gamma", help="Override the config's orthogonality penalty γ."
     ),
-    epochs: int = typer.Option(10, "--epochs", help="Training epochs of the similarity model."),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (sim)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Training batch size (sim)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the config's epochs."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Override the config's learning rate."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Override the config's batch size."
+    ),
     max_sents: int = typer.Option(
         0, "--max-sents", "-n", help="Random N sentences per source language (0: all)."
     ),
     max_target_sents: int = typer.Option(
         0, "--max-target-sents", help="First N target sentences (0: all)."
     ),
-    max_length: int = typer.Option(128, "--max-length", help="Word pieces per sentence."),
+    max_length: Optional[int] = typer.Option(
+        None, "--max-length", help="Override the config's word pieces per sentence."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     embedding_cache: Optional[Path] = typer.Option(
         None, "--embedding-cache", help="Folder to store and reuse sentence embeddings in."
@@ -97,25 +100,25 @@ def fit_cli(
     from wasabi import msg
 
     from ..weighting.similarity import fit_weights
+    from ..weighting.weights_file import load_recipe
 
     codes = source_languages(source_docs, langs)
+    recipe = load_recipe(
+        config, rank=rank, gamma=gamma, epochs=epochs, lr=lr, batch_size=batch_size,
+        max_length=max_length,
+    )  # fmt: skip
     data = fit_weights(
         source_docs=dict(zip(codes, source_docs)),
         target_docs=target,
         method=method,
         sentence_level=sentence_level,
         encoder=None if method == "avg" and not _exists(encoder) else encoder,
-        rank=rank,
-        gamma=gamma,
         output=output,
         max_sents=max_sents,
         max_target_sents=max_target_sents,
         seed=seed,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
         embedding_cache=embedding_cache,
+        **recipe,
     )
     _print_weights(data)
     msg.good(f"Wrote {method} weights for {', '.join(codes)} to {output}")

@@ -43,10 +43,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..data.decode import check_decoder
 from ..util import PathLike, atomic_write_text
-from .runner import (
-    CONFIGS,
+from .steps import (
     Step,
     annotate_step,
     convert_steps,
@@ -64,54 +62,16 @@ from .study_files import (
     _StepLog,
     _version,
 )
-
-WEIGHTS_FORMAT = 2  # spacy_tskd.weighting.similarity.FORMAT_VERSION (not imported: torch)
-SINGLE_SYSTEMS = ("MT", "TS", "HL")  # the method before its ablation, so TS cells land first
-MULTI_SYSTEMS = ("MT-avg", "MT-sim", "TS-avg", "TS-sim", "TS-cosine", "TS-l2")
-ONLY = ("all", "single", "multi")
-_DATA_SETTINGS = ("conll", "teacher_sents", "target_sents", "test_sents", "dev_sents")
-# what out_dir's artifacts depend on: a run with other values is refused
-_ARTIFACT_SETTINGS = _DATA_SETTINGS + (
-    "teacher_epochs",
-    "teacher_lr",
-    "student_epochs",
-    "student_lr",
-    "student_batch",
+from .study_settings import (
+    ARTIFACT_SETTINGS,
+    DATA_SETTINGS,
+    MULTI_SYSTEMS,
+    SINGLE_SYSTEMS,
+    WEIGHTS_FORMAT,
+    ReproduceSettings,
+    check_settings,
+    with_config_defaults,
 )
-
-
-@dataclass
-class ReproduceSettings:
-    """The study's settings; sizes of 0 keep every sentence (the full data).
-
-    ``seeds``, ``targets``, ``only`` and ``systems`` (empty = every system) select
-    a part of the study, so it can be spread over several runs into the same folders.
-    """
-
-    data_dir: str = "../shared/data"
-    conll: str = "conll"
-    encoder: str = "assets/encoder"
-    languages: Sequence[str] = ("en", "de", "es", "nl")
-    single_source: str = "en"
-    targets: Sequence[str] = ("es", "nl", "de")
-    seeds: Sequence[int] = (0, 1, 2)
-    only: str = "all"
-    systems: Sequence[str] = ()
-    teacher_sents: int = 0
-    target_sents: int = 0
-    test_sents: int = 0
-    dev_sents: int = 0
-    teacher_epochs: int = 1
-    teacher_lr: float = 1e-4
-    student_epochs: int = 1
-    student_lr: float = 1e-4
-    student_batch: int = 8
-    # how probabilities become entities for every system (argmax: the paper); each
-    # result also holds the scores of every decoder under "scores_by_decode"
-    decode: str = "argmax"
-    gpu_id: int = -1
-    teacher_config: str = str(CONFIGS / "teacher.cfg")
-    student_config: str = str(CONFIGS / "student.cfg")
 
 
 @dataclass
@@ -161,8 +121,8 @@ def run_reproduce(
     RAISES (ValueError): On invalid settings, or if ``out_dir`` holds artifacts made
         with other settings.
     """
-    s = settings
-    _check_settings(s)
+    s = with_config_defaults(settings)
+    check_settings(s)
     study = _Study(Path(out_dir), s)
     results = Path(results_dir)
     plan = []
@@ -215,7 +175,7 @@ class _Study:
     # -- artifacts ----------------------------------------------------------
     def _check_out_dir(self) -> None:
         s = self.s
-        record = {k: getattr(s, k) for k in _ARTIFACT_SETTINGS}
+        record = {k: getattr(s, k) for k in ARTIFACT_SETTINGS}
         record["encoder_sha256"] = self.encoder["sha256"] or s.encoder
         record["config_sha256"] = {k: _sha256_text(v) for k, v in self.configs.items()}
         path = self.out / "study.json"
@@ -363,7 +323,7 @@ class _Study:
         payload = {
             "configs": {"teacher": self.configs["teacher"]},
             "teachers": {k: self._portable(v) for k, v in teachers.items()},
-            "data": {k: getattr(self.s, k) for k in _DATA_SETTINGS},
+            "data": {k: getattr(self.s, k) for k in DATA_SETTINGS},
             "encoder": self.encoder["sha256"] or self.s.encoder,
             "weights": None if method in (None, "avg") else {"method": method},
         }
@@ -491,47 +451,6 @@ class _Study:
         return self._hardware
 
 
-def _check_settings(s: ReproduceSettings) -> None:
-    check_decoder(s.decode)
-    if s.only not in ONLY:
-        raise ValueError(f"only must be one of {', '.join(ONLY)}, got {s.only!r}.")
-    unknown = [x for x in s.systems if x not in SINGLE_SYSTEMS + MULTI_SYSTEMS]
-    if unknown:
-        raise ValueError(
-            f"Unknown system(s) {', '.join(unknown)}: choose from "
-            f"{', '.join(SINGLE_SYSTEMS + MULTI_SYSTEMS)} (comma-separated), or all."
-        )
-    if not s.seeds:
-        raise ValueError("No seeds given (e.g. --seeds 0,1,2).")
-    if not s.targets:
-        raise ValueError("No target languages given (e.g. --targets es,nl,de).")
-    unknown = [t for t in s.targets if t not in s.languages]
-    if unknown:
-        raise ValueError(
-            f"Target(s) {', '.join(unknown)} are not among the languages "
-            f"{', '.join(s.languages)}: every target needs its own data and teacher."
-        )
-    if s.only != "multi" and s.single_source not in s.languages:
-        raise ValueError(
-            f"The single source {s.single_source!r} is not among the languages "
-            f"{', '.join(s.languages)}."
-        )
-    if s.only != "single" and len(s.languages) < 3:
-        raise ValueError(
-            f"Multi-source transfer needs at least two sources per target; the languages "
-            f"are only {', '.join(s.languages)}."
-        )
-    for key in ("teacher_sents", "target_sents", "test_sents", "dev_sents"):
-        if getattr(s, key) < 0:
-            raise ValueError(f"{key} must be 0 (all) or positive, got {getattr(s, key)}.")
-    for key in ("teacher_epochs", "student_epochs", "student_batch"):
-        if getattr(s, key) < 1:
-            raise ValueError(f"{key} must be at least 1, got {getattr(s, key)}.")
-    for key in ("teacher_lr", "student_lr"):
-        if not getattr(s, key) > 0:
-            raise ValueError(f"{key} must be positive, got {getattr(s, key)}.")
-
-
 def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
     try:
         from .analysis import correction_bins
@@ -544,4 +463,11 @@ def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
     return correction_bins
 
 
-__all__ = ["FORMAT", "MULTI_SYSTEMS", "SINGLE_SYSTEMS", "ReproduceSettings", "run_reproduce"]
+__all__ = [
+    "FORMAT",
+    "MULTI_SYSTEMS",
+    "SINGLE_SYSTEMS",
+    "ReproduceSettings",
+    "run_reproduce",
+    "with_config_defaults",
+]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Set, Tuple
 
 from ..util import PathLike
-from .runner import Step
+from .steps import Step
 
 FORMAT = "spacy-tskd-result/1"
 

@@ -144,6 +144,29 @@ def save_model(model, path: Path) -> Dict[str, Any]:
     return {"file": path.name, "sha256": sha256_file(path), "config": model.config()}
 
 
+RECIPE_KEYS = ("rank", "gamma", "epochs", "lr", "batch_size", "max_length")
+
+
+def load_recipe(path: PathLike, **overrides: Any) -> Dict[str, Any]:
+    """The ``[weights]`` block of a weights config (``configs/weights.cfg``), with the
+    values in ``overrides`` that are not None replacing the file's."""
+    from spacy.util import load_config
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Weights config not found: {path}. Run from the project directory (its "
+            "configs/weights.cfg holds the defaults) or give --config."
+        )
+    block = load_config(path, interpolate=True).get("weights", {})
+    missing = [k for k in RECIPE_KEYS if k not in block]
+    if missing:
+        raise ValueError(f"{path}: the [weights] block lacks {', '.join(missing)}.")
+    recipe = {k: block[k] for k in RECIPE_KEYS}
+    recipe.update({k: v for k, v in overrides.items() if v is not None})
+    return recipe
+
+
 def read_json(path: Path) -> Dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"Weights file not found: {path}. Run `weights fit` first.")
