@@ -86,7 +86,8 @@ def train_docs():
     return docs
 
 
-ENCODERS = ("spacy-tskd.FirstPieceEncoder.v1", "spacy-tskd.TransformerEncoder.v1")
+# the transformer encoders a tskd_ner component can use (0.1's FirstPieceEncoder is gone)
+ENCODERS = ("spacy-tskd.TransformerEncoder.v1",)
 
 
 def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", **encoder_cfg):
@@ -109,7 +110,7 @@ def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", **encoder_cfg
 
 
 def hf_model(nlp, component="tskd_ner"):
-    """The torch Hugging Face model inside a pipeline's encoder (either architecture)."""
+    """The torch Hugging Face model inside a pipeline's encoder."""
     from spacy_tskd.bench.student import student_hf_model
 
     return student_hf_model(nlp.get_pipe(component))

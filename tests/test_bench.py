@@ -218,24 +218,18 @@ def test_bench_bad_inputs(tiny_encoder_dir, bench_data, tmp_path):
 
 
 def test_bench_encoders_cli(tiny_encoder_dir, bench_data, tmp_path):
-    """The speed gate: both student encoders and spaCy's own ner on the same batches."""
+    """The student and spaCy's own ner, timed on the same batches."""
     out = tmp_path / "encoders.json"
     args = ["bench", "encoders", "--encoder", str(tiny_encoder_dir)]
     args += ["--teacher-probs", str(bench_data / "probs")]
     args += ["-n", "8", "-b", "4", "--steps", "2", "--threads", "1", "--json", str(out)]
     args += ["--max-length", str(MAX_LENGTH)]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code in (0, 2), result.output  # 2: the gate failed on this tiny model
+    assert result.exit_code == 0, result.output
     res = json.loads(out.read_text(encoding="utf8"))
     paths = res["paths"]
-    assert list(paths) == ["hand-written", "spacy-transformers", "spacy train ner"]
+    assert list(paths) == ["spacy-transformers", "spacy train ner"]
     assert {p["sentences"] for p in paths.values()} == {8}
-    for key in ("hand-written", "spacy-transformers"):
-        assert paths[key]["heldout_mse_after"] != paths[key]["heldout_mse_before"]
-    ratio = (
-        paths["spacy-transformers"]["sentences_per_second"]
-        / paths["hand-written"]["sentences_per_second"]
-    )
-    assert res["throughput_ratio"] == pytest.approx(ratio)
-    assert res["passed"] == (ratio >= 0.9) == (result.exit_code == 0)
+    student = paths["spacy-transformers"]
+    assert student["heldout_mse_after"] != student["heldout_mse_before"]
     assert "held-out MSE after training" in result.output

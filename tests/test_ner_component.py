@@ -13,7 +13,7 @@ from conftest import ENCODERS, hf_model, make_nlp
 
 @pytest.fixture(params=ENCODERS)
 def arch(request):
-    """Every test that takes ``arch`` runs on both encoders."""
+    """Every test that takes ``arch`` runs on every encoder."""
     return request.param
 
 

@@ -26,6 +26,7 @@ GROUPS = {
     "spacy_span_getters": {"spacy-tskd.piece_windows.v1"},
     "spacy_batchers": {"spacy-tskd.batch_by_length_buckets.v1"},
     "spacy_scorers": {"spacy-tskd.seqeval_scorer.v1"},
+    "spacy_readers": {"spacy-tskd.TeacherCorpus.v1"},
 }
 
 
@@ -39,9 +40,20 @@ def test_entry_points_resolve():
             assert callable(found[name].load())
 
 
+def test_a_pipeline_of_version_0_1_gets_an_error_naming_it(tiny_encoder_dir):
+    """0.1's hand-written encoder is gone; its name says which version to use."""
+    nlp = spacy.blank("xx")
+    encoder = {"@architectures": "spacy-tskd.FirstPieceEncoder.v1", "name": str(tiny_encoder_dir)}
+    with pytest.raises(ValueError, match=r"spacy-tskd 0\.1\.0.*pip install spacy-tskd==0\.1\.0"):
+        nlp.add_pipe(
+            "tskd_ner",
+            config={"model": {"@architectures": "spacy-tskd.TokenSoftmax.v1", "encoder": encoder}},
+        )
+
+
 def test_registered_in_spacy_registries():
     assert registry.architectures.get("spacy-tskd.TokenSoftmax.v1")
-    assert registry.architectures.get("spacy-tskd.FirstPieceEncoder.v1")
+    assert registry.readers.get("spacy-tskd.TeacherCorpus.v1")
     assert registry.batchers.get("spacy-tskd.batch_by_length_buckets.v1")
     assert registry.scorers.get("spacy-tskd.seqeval_scorer.v1")
     assert registry.factories.get("tskd_ner")

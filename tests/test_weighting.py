@@ -79,7 +79,7 @@ def sim_model(embeddings):
 
 def test_sentence_embeddings_mean_pooling(tiny_encoder_dir):
     """Batched, length-sorted, padded embedding == one sentence at a time, masked mean."""
-    from spacy_tskd.architectures.transformer_shim import load_pretrained
+    from spacy_tskd.encoders.pretrained import load_pretrained
     from spacy_tskd.weighting.embeddings import sentence_embeddings
 
     texts = ["anna visited paris", "boris works for acme today in lima and oslo", "the"]

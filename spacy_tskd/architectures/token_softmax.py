@@ -5,7 +5,7 @@ them into probabilities with a softmax, so that every loss (cross-entropy,
 distillation MSE, soft cross-entropy) can backpropagate its exact gradient.
 
 The encoder is any ``Model[List[Doc], List[Floats2d]]`` with an ``nO`` dimension:
-``spacy-tskd.FirstPieceEncoder.v1`` (transformer) or a spaCy tok2vec such as
+``spacy-tskd.TransformerEncoder.v1`` (transformer) or a spaCy tok2vec such as
 ``spacy.Tok2Vec.v2`` (``configs/student_cnn.cfg``). A tok2vec trained from
 scratch has large outputs at initialisation; with ``spacy-tskd.TokenSoftmax.v2``
 its output layer starts at zero (``init_W = zero_init.v1``, as spaCy's own taggers) so that the softmax does not
@@ -29,7 +29,7 @@ def build_token_softmax(
     """Token-level classifier: ``encoder`` vectors -> ``Linear`` -> logits.
 
     encoder (Model[List[Doc], List[Floats2d]]): One vector per token, e.g.
-        ``spacy-tskd.FirstPieceEncoder.v1``.
+        ``spacy-tskd.TransformerEncoder.v1``.
     nO (Optional[int]): Number of labels; set by the component in ``initialize``.
     """
     return build_token_softmax_v2(encoder, nO=nO)
@@ -44,7 +44,7 @@ def build_token_softmax_v2(
     """As v1, plus ``init_W``: the output layer's weight initializer.
 
     encoder (Model[List[Doc], List[Floats2d]]): One vector per token, e.g.
-        ``spacy-tskd.FirstPieceEncoder.v1`` or ``spacy.Tok2Vec.v2``.
+        ``spacy-tskd.TransformerEncoder.v1`` or ``spacy.Tok2Vec.v2``.
     nO (Optional[int]): Number of labels; set by the component in ``initialize``.
     init_W (Optional[Callable]): Initializer of the output weights (e.g.
         ``zero_init.v1`` for a tok2vec); None keeps thinc's default (Glorot

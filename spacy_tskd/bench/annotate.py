@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..util import PathLike, check_pipeline_dir
+from ..util import PathLike
 from . import machine_info, set_threads
 
 FLOP_FORMULA = "FLOPs per piece = 2*N + 2*2*L*s*d (matmuls only)"
@@ -53,10 +53,10 @@ def bench_annotate(
     RETURNS (Dict[str, Any]): Setting, throughput, FLOP estimate and matmul peak.
         FLOPs per piece = 2·N + 2·2·L·s·d (see the module docstring).
     """
-    import spacy
     from spacy.tokens import DocBin
 
     from ..data.docs import unannotated
+    from ..distill.annotate import load_teacher
     from .student import padded_groups, student_hf_model
 
     for name, value in (("n_sents", n_sents), ("batch_size", batch_size)):
@@ -66,14 +66,7 @@ def bench_annotate(
         raise ValueError(f"matmul_repeats must be at least 1, got {matmul_repeats}.")
     set_threads(threads)
     pipeline = Path(pipeline)
-    check_pipeline_dir(pipeline, "Teacher pipeline")
-    nlp = spacy.load(pipeline)
-    if component not in nlp.pipe_names:
-        raise ValueError(
-            f"The pipeline {pipeline} has no component {component!r}; its components are "
-            f"{nlp.pipe_names}. Use --component."
-        )
-    pipe = nlp.get_pipe(component)
+    nlp, pipe, _, _ = load_teacher(teacher_path=pipeline, component=component)
     try:
         transformer = student_hf_model(pipe)
     except ValueError as err:

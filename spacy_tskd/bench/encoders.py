@@ -1,11 +1,8 @@
-"""``bench encoders``: the student's encoder on spacy-transformers against the hand-written one.
+"""``bench encoders``: the student on spacy-transformers against ``spacy train``'s ner.
 
-The speed gate of the move to spacy-transformers. In one process, on the same
-training sentences, their stored teacher probabilities and the same pretrained
-weights, three paths take the same batches (composition and order):
+In one process, on the same training sentences, their stored teacher probabilities and
+the same pretrained weights, the paths take the same batches (composition and order):
 
-* **hand-written**: ``spacy-tskd.FirstPieceEncoder.v1`` (the project's own
-  transformer shim), stepped by ``distill_steps``;
 * **spacy-transformers**: ``spacy-tskd.TransformerEncoder.v1`` (spacy-transformers'
   ``Tok2VecTransformer.v3`` with piece windows and first-piece pooling), stepped by
   ``distill_steps``;
@@ -15,9 +12,10 @@ weights, three paths take the same batches (composition and order):
   config -p ner -G`` writes it, updated with ``nlp.update`` on the teacher's argmax
   entities (spaCy's ner cannot learn from probabilities). Same bottom frozen.
 
-Both distillation paths report the held-out MSE against the teacher before and after
-training (same objective, same batches); the gate is the spacy-transformers path's
-throughput relative to the hand-written one (``gate`` = 0.9).
+The student reports the held-out MSE against the teacher before and after training.
+This benchmark was the speed gate of the move to spacy-transformers (issue #15): until
+that move it also timed spacy-tskd 0.1's hand-written encoder on the same batches; the
+recorded run is in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -31,9 +29,7 @@ from ..util import PathLike
 from . import machine_info, set_threads
 from .student import build_student, check_encoder_dir, progress_logger, run_project, sample_docs
 
-HAND_WRITTEN = "spacy-tskd.FirstPieceEncoder.v1"
 SPACY_TRANSFORMERS = "spacy-tskd.TransformerEncoder.v1"
-GATE = 0.9
 
 
 def bench_encoders(
@@ -54,11 +50,10 @@ def bench_encoders(
     threads: int = 0,
     progress: bool = True,
 ) -> Dict[str, Any]:
-    """Time the two student encoders (and spaCy's own ner) on the same batches.
+    """Time the student (and spaCy's own ner) on the same batches.
 
     Arguments as :func:`spacy_tskd.bench.distill.bench_distill`; ``spacy_ner`` adds the
-    ``spacy train`` path. RETURNS (Dict[str, Any]): setting, one result per path, the
-    throughput ratio and whether it passes the gate.
+    ``spacy train`` path. RETURNS (Dict[str, Any]): setting and one result per path.
     """
     import torch
     from spacy.util import fix_random_seed
@@ -74,8 +69,8 @@ def bench_encoders(
     labels = teacher.labels
     results: Dict[str, Dict[str, Any]] = {}
     batches: Dict[str, List[List[int]]] = {}
-    for key, arch in (("hand-written", HAND_WRITTEN), ("spacy-transformers", SPACY_TRANSFORMERS)):
-        fix_random_seed(seed)  # the same output layer in both
+    for key, arch in (("spacy-transformers", SPACY_TRANSFORMERS),):
+        fix_random_seed(seed)
         nlp, optimizer, component = build_student(
             encoder=encoder_dir,
             labels=labels,
@@ -97,18 +92,12 @@ def bench_encoders(
         )  # fmt: skip
         result.update(heldout_mse_before=before, heldout_mse_after=heldout_mse(ner, held, held_q))
         results[key] = _rates(result, train, batches[key][warmup_steps:])
-    if batches["hand-written"] != batches["spacy-transformers"]:
-        raise RuntimeError("The two paths did not take the same batches.")
     if spacy_ner:
         log(f"spacy train ner: {warmup_steps} warm-up + {steps} timed steps ...")
         results["spacy train ner"] = _spacy_ner(
-            encoder_dir, train, train_probs, labels, batches["hand-written"], warmup_steps,
+            encoder_dir, train, train_probs, labels, batches["spacy-transformers"], warmup_steps,
             learn_rate, frozen_layers, seed,
         )  # fmt: skip
-    ratio = (
-        results["spacy-transformers"]["sentences_per_second"]
-        / results["hand-written"]["sentences_per_second"]
-    )
     return {
         "benchmark": "encoders",
         "setting": {
@@ -126,9 +115,6 @@ def bench_encoders(
             "heldout_docs": len(held),
         },
         "paths": results,
-        "throughput_ratio": ratio,
-        "gate": GATE,
-        "passed": ratio >= GATE,
     }
 
 
@@ -236,4 +222,4 @@ def format_encoders_report(results: Dict[str, Any]) -> List[List[str]]:
     ]
 
 
-__all__ = ["GATE", "bench_encoders", "format_encoders_report", "heldout_mse"]
+__all__ = ["bench_encoders", "format_encoders_report", "heldout_mse"]

@@ -112,20 +112,12 @@ def run_project(
 
 def padded_groups(ner, docs) -> List[List[int]]:
     """Word pieces of each window the encoder computes for ``docs``, one list per group
-    of windows padded together (the hand-written encoder pads length-sorted chunks,
-    spacy-transformers the whole batch)."""
-    encoder = ner.model.get_ref("encoder")
-    if encoder.name == "tskd_transformer":
-        transformer = encoder.get_ref("transformer")
-        spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
-        if not spans:
-            return []
-        return [[len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]]]
-    from ..architectures.first_piece_encoder import _chunks, tokenize_docs
-
-    pb = tokenize_docs(encoder.shims[0].tokenizer, docs, encoder.attrs["max_length"])
-    lengths = [len(w) for w in pb.windows]
-    return [[lengths[w] for w in ids] for ids, _ in _chunks(pb, encoder.attrs["chunk_pieces"])]
+    of windows padded together (spacy-transformers pads the whole batch)."""
+    transformer = ner.model.get_ref("encoder").get_ref("transformer")
+    spans = [s for doc_spans in transformer.attrs["get_spans"](docs) for s in doc_spans]
+    if not spans:
+        return []
+    return [[len(ids) for ids in transformer.tokenizer([s.text for s in spans])["input_ids"]]]
 
 
 def project_pieces(ner, batches) -> Tuple[int, int]:
@@ -139,16 +131,13 @@ def project_logits(ner, docs) -> np.ndarray:
 
 
 def student_hf_model(ner):
-    """The torch Hugging Face model inside a ``tskd_ner`` component (either encoder)."""
+    """The torch Hugging Face model inside a ``tskd_ner`` component."""
     try:
-        encoder = ner.model.get_ref("encoder")
-        if encoder.name == "tskd_transformer":
-            return encoder.get_ref("transformer").transformer
-        return encoder.shims[0].module.transformer
+        return ner.model.get_ref("encoder").get_ref("transformer").transformer
     except (KeyError, IndexError, AttributeError, ValueError) as err:
         raise ValueError(
             "The component's model is not spacy-tskd.TokenSoftmax over a transformer "
-            f"encoder (spacy-tskd.TransformerEncoder.v1 or FirstPieceEncoder.v1): {err}"
+            f"encoder (spacy-tskd.TransformerEncoder.v1): {err}"
         ) from err
 
 

@@ -45,7 +45,7 @@ def resolve_encoder(encoder: Union[PathLike, Tuple[Any, Any]]) -> Tuple[Any, Any
         transformer, tokenizer = encoder
         name = getattr(transformer.config, "_name_or_path", "") or "<in-memory encoder>"
         return transformer, tokenizer, str(name)
-    from ..architectures.transformer_shim import load_pretrained
+    from ..encoders.pretrained import load_pretrained
 
     transformer, tokenizer = load_pretrained(str(encoder))
     return transformer, tokenizer, str(encoder)
