@@ -24,28 +24,6 @@ weights_app = typer.Typer(
 app.add_typer(weights_app, name="weights")
 
 
-def source_languages(paths: List[Path], langs: Optional[str]) -> List[str]:
-    """One language per source file: from ``--langs`` or the parent directory names."""
-    if langs:
-        codes = [c.strip() for c in langs.split(",") if c.strip()]
-        if len(codes) != len(paths):
-            raise ValueError(
-                f"--langs gives {len(codes)} language(s) ({', '.join(codes)}) for "
-                f"{len(paths)} source docs file(s): give one code per file, in order."
-            )
-    else:
-        codes = [p.parent.name or p.resolve().parent.name for p in paths]
-    dupes = sorted({c for c in codes if codes.count(c) > 1})
-    if dupes:
-        raise ValueError(
-            f"Source language(s) {', '.join(dupes)} given more than once (from "
-            f"{'--langs' if langs else 'the parent directory names'}: {', '.join(codes)}). "
-            "Use one file per language, in directories named after it "
-            "(corpus/en/train.spacy), or name them with --langs en,de,nl."
-        )
-    return codes
-
-
 @command(weights_app, "fit")
 def fit_cli(
     source_docs: List[Path] = typer.Argument(
@@ -100,7 +78,7 @@ def fit_cli(
     from wasabi import msg
 
     from ..weighting.similarity import fit_weights
-    from ..weighting.weights_file import load_recipe
+    from ..weighting.weights_file import load_recipe, source_languages
 
     codes = source_languages(source_docs, langs)
     recipe = load_recipe(
@@ -112,7 +90,7 @@ def fit_cli(
         target_docs=target,
         method=method,
         sentence_level=sentence_level,
-        encoder=None if method == "avg" and not _exists(encoder) else encoder,
+        encoder=encoder,
         output=output,
         max_sents=max_sents,
         max_target_sents=max_target_sents,
@@ -173,7 +151,3 @@ def _print_weights(data) -> None:
         rows = [(lang, f"{a:.4f}") for lang, a in zip(data["sources"], alpha)]
         header, aligns = ("source", "alpha"), ("l", "r")
     msg.table(rows, header=header, aligns=aligns, divider=True)
-
-
-def _exists(encoder: Optional[str]) -> bool:
-    return bool(encoder) and Path(encoder).exists()

@@ -224,6 +224,8 @@ def fit_weights(
         "seed": seed,
     }
     identity = encoder_identity(encoder) if encoder is not None else None
+    if method == "avg" and identity is not None and identity["sha256"] is None:
+        identity = None  # avg reads no encoder: one that is not there is not recorded
     result: Dict[str, Any] = {}
     if method == "avg":
         alpha, tau = compute_alpha(

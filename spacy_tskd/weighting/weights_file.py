@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..util import PathLike, atomic_path, sha256_file
 from .embeddings import encoder_identity
@@ -142,6 +142,28 @@ def save_model(model, path: Path) -> Dict[str, Any]:
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"config": json.dumps(model.config())})
     return {"file": path.name, "sha256": sha256_file(path), "config": model.config()}
+
+
+def source_languages(paths: Sequence[PathLike], langs: Optional[str]) -> List[str]:
+    """One language per source file: from ``--langs`` or the parent directory names."""
+    if langs:
+        codes = [c.strip() for c in langs.split(",") if c.strip()]
+        if len(codes) != len(paths):
+            raise ValueError(
+                f"--langs gives {len(codes)} language(s) ({', '.join(codes)}) for "
+                f"{len(paths)} source docs file(s): give one code per file, in order."
+            )
+    else:
+        codes = [Path(p).parent.name or Path(p).resolve().parent.name for p in paths]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ValueError(
+            f"Source language(s) {', '.join(dupes)} given more than once (from "
+            f"{'--langs' if langs else 'the parent directory names'}: {', '.join(codes)}). "
+            "Use one file per language, in directories named after it "
+            "(corpus/en/train.spacy), or name them with --langs en,de,nl."
+        )
+    return codes
 
 
 RECIPE_KEYS = ("rank", "gamma", "epochs", "lr", "batch_size", "max_length")
