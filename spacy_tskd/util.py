@@ -7,7 +7,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Dict, Iterator, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -77,3 +77,26 @@ def sha256_file(path: PathLike) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def config_block(
+    path: PathLike, block: str, keys: Sequence[str], **overrides: Any
+) -> Dict[str, Any]:
+    """The values ``keys`` of the ``[block]`` of a config file (e.g. ``configs/weights.cfg``),
+    with the ``overrides`` that are not None replacing them: a step's recipe, whose
+    defaults live in the config only."""
+    from spacy.util import load_config
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Config not found: {path}. Run from the project directory (its configs/ hold "
+            "the defaults) or give --config."
+        )
+    values = load_config(path, interpolate=True).get(block, {})
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise ValueError(f"{path}: the [{block}] block lacks {', '.join(missing)}.")
+    recipe = {k: values[k] for k in keys}
+    recipe.update({k: v for k, v in overrides.items() if v is not None})
+    return recipe

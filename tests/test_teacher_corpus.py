@@ -124,19 +124,19 @@ def test_distill_reads_one_shard_at_a_time(
         teacher_path=teacher_dir, input_path=text_path, output_dir=out, shard_size=3, progress=False
     )
     live, loads = [], []
-    original = TeacherCorpus.load
+    original = TeacherCorpus.load_weighted
 
     def load(self, index, vocab, **kwargs):
         gc.collect()
         leaked = [name for name, ref in live if ref() is not None]
         assert not leaked, f"shards still in memory: {leaked}"
-        docs, probs = original(self, index, vocab, **kwargs)
+        docs, probs, weights = original(self, index, vocab, **kwargs)
         loads.append(index)
         if "start" not in kwargs:  # the held-out docs are kept for the monitor
             live.extend((f"shard {index}", weakref.ref(p)) for p in probs)
-        return docs, probs
+        return docs, probs, weights
 
-    monkeypatch.setattr(TeacherCorpus, "load", load)
+    monkeypatch.setattr(TeacherCorpus, "load_weighted", load)
     epochs = 8
     path = distill(
         config_path=STUDENT_CFG,

@@ -366,7 +366,7 @@ def test_cli_fit_and_show(corpora, tiny_encoder_dir, tmp_path):
     assert (out.parent / "weights.safetensors").is_file()
     assert data["params"]["rank_requested"] == 8  # the option overrides configs/weights.cfg
     result = runner.invoke(app, args + ["--config", str(tmp_path / "none.cfg")])
-    assert result.exit_code == 1 and "Weights config not found" in result.output
+    assert result.exit_code == 1 and "Config not found" in result.output
 
     result = runner.invoke(app, ["weights", "show", str(out)])
     assert result.exit_code == 0, result.output

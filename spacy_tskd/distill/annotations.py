@@ -12,7 +12,9 @@
     A spaCy DocBin (``store_user_data=True``) of ``shard_size`` consecutive docs
     (the last shard fewer). The docs hold only words and spaces (no gold) and
     carry their probabilities in ``doc.user_data[USER_DATA_KEY]``:
-    ``{"teacher": <weights_sha256[:16]>, "probs": float16 (n_tokens, n_labels)}``.
+    ``{"teacher": <weights_sha256[:16]>, "probs": float16 (n_tokens, n_labels)}``,
+    plus ``"weights"``: float16 (n_tokens,) after neighbour-based denoising
+    (``denoise``, :mod:`.denoise`).
 ``shard-NNNNN.json``
     Written after the shard: ``index``, ``doc_start``, ``doc_end``, ``n_tokens``,
     ``sha256`` of the DocBin file, ``seconds``. A shard counts as finished when
@@ -58,12 +60,21 @@ def teacher_id(meta: Dict[str, Any]) -> str:
     return str(meta["teacher"]["weights_sha256"])[:16]
 
 
-def set_doc_probs(doc: Any, probs: np.ndarray, teacher: str) -> None:
-    """Attach a teacher's ``(len(doc), n_labels)`` probabilities to ``doc``."""
-    doc.user_data[USER_DATA_KEY] = {
-        "teacher": teacher,
-        "probs": np.ascontiguousarray(probs, dtype=STORED_DTYPE),
-    }
+def set_doc_probs(
+    doc: Any, probs: np.ndarray, teacher: str, weights: Optional[np.ndarray] = None
+) -> None:
+    """Attach a teacher's ``(len(doc), n_labels)`` probabilities (and token weights) to ``doc``."""
+    entry = {"teacher": teacher, "probs": np.ascontiguousarray(probs, dtype=STORED_DTYPE)}
+    if weights is not None:
+        entry["weights"] = np.ascontiguousarray(weights, dtype=STORED_DTYPE)
+    doc.user_data[USER_DATA_KEY] = entry
+
+
+def get_doc_weights(doc: Any) -> Optional[np.ndarray]:
+    """A doc's token weights (``float32``), or None if it carries none."""
+    entry = doc.user_data.get(USER_DATA_KEY) or {}
+    weights = entry.get("weights")
+    return None if weights is None else np.asarray(weights, dtype=np.float32)
 
 
 def get_doc_probs(doc: Any, *, where: str = "doc") -> Tuple[str, np.ndarray]:
@@ -185,6 +196,7 @@ __all__ = [
     "USER_DATA_KEY",
     "finished_shard",
     "get_doc_probs",
+    "get_doc_weights",
     "load_shard_docs",
     "read_index",
     "set_doc_probs",

@@ -31,6 +31,7 @@ from ..util import PathLike
 from .annotations import (
     USER_DATA_KEY,
     get_doc_probs,
+    get_doc_weights,
     load_shard_docs,
     read_index,
     set_doc_probs,
@@ -130,12 +131,20 @@ class TeacherCorpus:
     ) -> Tuple[List[Any], List[np.ndarray]]:
         """Docs ``[start, end)`` of shard ``index`` (shard-local) and their targets
         (``float32``; the α-mixture for several sources). The docs keep no user data."""
+        docs, probs, _ = self.load_weighted(index, vocab, start=start, end=end)
+        return docs, probs
+
+    def load_weighted(
+        self, index: int, vocab: Any, *, start: int = 0, end: Optional[int] = None
+    ) -> Tuple[List[Any], List[np.ndarray], Optional[List[np.ndarray]]]:
+        """:meth:`load` plus the token weights of denoised annotations (None if the
+        directory has none; for several sources, the first directory's)."""
         parts = [
             load_shard_docs(d, i["shards"][index], vocab) for d, i in zip(self.dirs, self.indexes)
         ]
         docs = parts[0][start:end]
         doc_start = int(self.indexes[0]["shards"][index]["doc_start"]) + start
-        probs = []
+        probs, weights = [], []
         for offset, doc in enumerate(docs):
             where = f"doc {offset + start} of {shard_file(self.dirs[0], index)}"
             rows = []
@@ -155,8 +164,11 @@ class TeacherCorpus:
                     )
                 rows.append(p)
             probs.append(self._mix(rows, doc_start + offset))
+            weights.append(get_doc_weights(doc))
             doc.user_data.pop(USER_DATA_KEY, None)
-        return docs, probs
+        if any(w is None for w in weights):
+            return docs, probs, None
+        return docs, probs, weights
 
     def _mix(self, rows: List[np.ndarray], doc_index: int) -> np.ndarray:
         if self.alpha is None:

@@ -24,7 +24,8 @@ from thinc.api import Optimizer
 
 from ..training.batching import bucket_batches
 
-Chunk = Tuple[Sequence[Doc], Sequence[np.ndarray]]
+# (docs, teacher probabilities) or (docs, teacher probabilities, token weights or None)
+Chunk = Tuple[Sequence[Doc], ...]
 ChunkSource = Callable[[int, random.Random], Iterable[Chunk]]
 
 
@@ -82,7 +83,8 @@ def distill_steps(
     docs: unlabeled target docs (no gold annotation is read).
     teacher_probs: ``teacher_probs[i]`` is the teacher distribution for ``docs[i]``.
     chunks: instead of ``docs`` and ``teacher_probs`` (then None), a function
-        ``chunks(epoch, rng)`` giving the epoch's ``(docs, teacher_probs)`` chunks,
+        ``chunks(epoch, rng)`` giving the epoch's ``(docs, teacher_probs)`` chunks
+        (or ``(docs, teacher_probs, token_weights)``, weights None or one array per doc),
         e.g. the shards of a directory in a seeded random order, loaded one at a
         time. Each chunk is shuffled and cut into length-bucketed batches on its own.
     """
@@ -97,7 +99,9 @@ def distill_steps(
     rng = random.Random(seed)
     step = 0
     for epoch in range(epochs):
-        for chunk_docs, chunk_probs in chunks(epoch, rng):
+        for chunk in chunks(epoch, rng):
+            chunk_docs, chunk_probs = chunk[0], chunk[1]
+            chunk_weights = chunk[2] if len(chunk) > 2 else None
             order = list(range(len(chunk_docs)))
             rng.shuffle(order)
             batches = bucket_batches(
@@ -110,6 +114,9 @@ def distill_steps(
                     None,
                     examples,
                     teacher_scores=[chunk_probs[i] for i in batch],
+                    token_weights=None
+                    if chunk_weights is None
+                    else [chunk_weights[i] for i in batch],
                     sgd=optimizer,
                     losses=losses,
                 )

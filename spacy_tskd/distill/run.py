@@ -214,8 +214,8 @@ def _training_data(teacher, settings, vocab, batch_size: int) -> _TrainingData:
         order = list(used)
         rng.shuffle(order)
         for index in order:
-            docs, probs = teacher.load(index, vocab, end=ends[index])
-            yield docs, probs
+            docs, probs, weights = teacher.load_weighted(index, vocab, end=ends[index])
+            yield docs, probs, weights
             docs.clear()  # emptied in place: one shard in memory at a time
             probs.clear()
 

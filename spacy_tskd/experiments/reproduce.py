@@ -43,9 +43,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ..resumable import Step
 from ..util import PathLike, atomic_write_text
 from .steps import (
-    Step,
     annotate_step,
     convert_steps,
     student_step,

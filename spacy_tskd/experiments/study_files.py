@@ -10,8 +10,8 @@ import platform
 from pathlib import Path
 from typing import Any, Dict, Optional, Set, Tuple
 
+from ..resumable import Step
 from ..util import PathLike
-from .steps import Step
 
 FORMAT = "spacy-tskd-result/1"
 

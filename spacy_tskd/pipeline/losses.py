@@ -2,16 +2,19 @@
 
 All functions take the student's logits ``z`` (n_tokens, n_labels) and return
 the mean loss and its exact gradient with respect to ``z``, computed through the
-softmax, so they plug into any thinc model that outputs logits.
+softmax, so they plug into any thinc model that outputs logits. The distillation
+losses take optional token weights ``w`` (n_tokens,): the loss is then the mean over
+tokens of w_t times the token's loss (w = 1 everywhere gives the unweighted loss), as
+in neighbour-based denoising (:mod:`spacy_tskd.distill.neighbours`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-LossFn = Callable[[np.ndarray, np.ndarray], Tuple[float, np.ndarray]]
+LossFn = Callable[..., Tuple[float, np.ndarray]]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -27,7 +30,18 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
 
 
-def cross_entropy(z: np.ndarray, target: np.ndarray) -> Tuple[float, np.ndarray]:
+def _token_weights(w: Optional[np.ndarray], n: int) -> np.ndarray:
+    if w is None:
+        return np.ones(n, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    if len(w) != n:
+        raise ValueError(f"{len(w)} token weights for {n} tokens.")
+    return w
+
+
+def cross_entropy(
+    z: np.ndarray, target: np.ndarray, w: Optional[np.ndarray] = None
+) -> Tuple[float, np.ndarray]:
     """Mean cross-entropy against label indices; rows with ``target < 0`` are ignored."""
     target = np.asarray(target)
     keep = target >= 0
@@ -35,15 +49,18 @@ def cross_entropy(z: np.ndarray, target: np.ndarray) -> Tuple[float, np.ndarray]
     d = np.zeros_like(z, dtype=np.float32)
     if n == 0:
         return 0.0, d
+    w = _token_weights(w, len(z))[keep]
     logp = _log_softmax(z[keep])
-    loss = -logp[np.arange(n), target[keep]].mean()
+    loss = -(w * logp[np.arange(n), target[keep]]).mean()
     g = np.exp(logp)
     g[np.arange(n), target[keep]] -= 1.0
-    d[keep] = g / n
+    d[keep] = g * w[:, None] / n
     return float(loss), d
 
 
-def mse_loss(z: np.ndarray, q: np.ndarray) -> Tuple[float, np.ndarray]:
+def mse_loss(
+    z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
+) -> Tuple[float, np.ndarray]:
     """The paper's distillation loss: MSE between softmax(z) and q, mean over tokens and labels.
 
     L = 1/(T*C) * sum_t sum_c (p_tc - q_tc)^2 with p = softmax(z).
@@ -51,29 +68,35 @@ def mse_loss(z: np.ndarray, q: np.ndarray) -> Tuple[float, np.ndarray]:
     """
     if z.size == 0:
         return 0.0, np.zeros_like(z, dtype=np.float32)
+    w = _token_weights(w, len(z))[:, None]
     p = np.exp(_log_softmax(z))
     q = np.asarray(q, dtype=np.float64)
     diff = p - q
-    loss = float((diff**2).mean())
-    g = 2.0 * diff / diff.size
+    loss = float((w * diff**2).mean())
+    g = 2.0 * w * diff / diff.size
     d = p * (g - (g * p).sum(axis=-1, keepdims=True))
     return loss, d.astype(np.float32)
 
 
-def soft_cross_entropy(z: np.ndarray, q: np.ndarray) -> Tuple[float, np.ndarray]:
+def soft_cross_entropy(
+    z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
+) -> Tuple[float, np.ndarray]:
     """Cross-entropy against the teacher distribution q, mean over tokens."""
     if z.size == 0:
         return 0.0, np.zeros_like(z, dtype=np.float32)
+    w = _token_weights(w, len(z))
     logp = _log_softmax(z)
     q = np.asarray(q, dtype=np.float64)
-    loss = float(-(q * logp).sum(axis=-1).mean())
-    d = (np.exp(logp) - q) / len(z)
+    loss = float(-(w * (q * logp).sum(axis=-1)).mean())
+    d = w[:, None] * (np.exp(logp) - q) / len(z)
     return loss, d.astype(np.float32)
 
 
-def hard_label_loss(z: np.ndarray, q: np.ndarray) -> Tuple[float, np.ndarray]:
+def hard_label_loss(
+    z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
+) -> Tuple[float, np.ndarray]:
     """The HL ablation: cross-entropy on the teacher's argmax labels."""
-    return cross_entropy(z, np.asarray(q).argmax(axis=-1))
+    return cross_entropy(z, np.asarray(q).argmax(axis=-1), w)
 
 
 DISTILL_LOSSES: Dict[str, LossFn] = {

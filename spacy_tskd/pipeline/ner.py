@@ -214,6 +214,7 @@ class TokenSoftmaxNER(TrainablePipe):
         examples: Iterable[Example],
         *,
         teacher_scores: Optional[Sequence[Floats2d]] = None,
+        token_weights: Optional[Sequence[np.ndarray]] = None,
         drop: float = 0.0,
         sgd: Optional[Optimizer] = None,
         losses: Optional[Dict[str, float]] = None,
@@ -223,6 +224,7 @@ class TokenSoftmaxNER(TrainablePipe):
         The teacher's distribution comes from ``teacher_scores`` (probabilities
         stored by the annotate step, one array per doc) or, if that is None,
         from running ``teacher_pipe.predict`` on the reference docs.
+        ``token_weights`` (one array per doc, or None) weighs each token's loss.
         """
         if losses is None:
             losses = {}
@@ -234,19 +236,26 @@ class TokenSoftmaxNER(TrainablePipe):
             teacher_scores = teacher_pipe.predict([eg.reference for eg in examples])
         losses[self.name] += self._step(
             examples,
-            lambda student_scores: self.get_teacher_student_loss(teacher_scores, student_scores),
+            lambda student_scores: self.get_teacher_student_loss(
+                teacher_scores, student_scores, token_weights=token_weights
+            ),
             drop=drop,
             sgd=sgd,
         )
         return losses
 
     def get_teacher_student_loss(
-        self, teacher_scores: Sequence[Floats2d], student_scores: Sequence[Floats2d]
+        self,
+        teacher_scores: Sequence[Floats2d],
+        student_scores: Sequence[Floats2d],
+        *,
+        token_weights: Optional[Sequence[np.ndarray]] = None,
     ) -> Tuple[float, List[Floats2d]]:
         """Distillation loss and its gradient w.r.t. the student's logits.
 
         teacher_scores: teacher probabilities per doc, shape (n_tokens, n_labels).
         student_scores: the student model's logits per doc, same shapes.
+        token_weights: a weight per token per doc (neighbour-based denoising), or None.
         """
         if len(teacher_scores) != len(student_scores):
             raise ValueError(
@@ -261,7 +270,12 @@ class TokenSoftmaxNER(TrainablePipe):
         q = np.concatenate([np.asarray(t, dtype=np.float32) for t in teacher_scores])
         z = np.concatenate([self.model.ops.to_numpy(s) for s in student_scores])
         loss_fn = tskd_losses.DISTILL_LOSSES[self.cfg["distill_loss"]]
-        loss, d = loss_fn(z, q)
+        w = (
+            None
+            if token_weights is None
+            else np.concatenate([np.asarray(x) for x in token_weights])
+        )
+        loss, d = loss_fn(z, q, w)
         return loss, self._split_like(d, student_scores)
 
     def _split_like(self, d: np.ndarray, like: Sequence[Floats2d]) -> List[Floats2d]:

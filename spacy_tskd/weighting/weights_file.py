@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..util import PathLike, atomic_path, sha256_file
+from ..util import PathLike, atomic_path, config_block, sha256_file
 from .embeddings import encoder_identity
 from .language_model import build_model
 from .mixture import check_weights
@@ -172,21 +172,7 @@ RECIPE_KEYS = ("rank", "gamma", "epochs", "lr", "batch_size", "max_length")
 def load_recipe(path: PathLike, **overrides: Any) -> Dict[str, Any]:
     """The ``[weights]`` block of a weights config (``configs/weights.cfg``), with the
     values in ``overrides`` that are not None replacing the file's."""
-    from spacy.util import load_config
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Weights config not found: {path}. Run from the project directory (its "
-            "configs/weights.cfg holds the defaults) or give --config."
-        )
-    block = load_config(path, interpolate=True).get("weights", {})
-    missing = [k for k in RECIPE_KEYS if k not in block]
-    if missing:
-        raise ValueError(f"{path}: the [weights] block lacks {', '.join(missing)}.")
-    recipe = {k: block[k] for k in RECIPE_KEYS}
-    recipe.update({k: v for k, v in overrides.items() if v is not None})
-    return recipe
+    return config_block(path, "weights", RECIPE_KEYS, **overrides)
 
 
 def read_json(path: Path) -> Dict[str, Any]:

@@ -1,0 +1,117 @@
+"""Multi-round self-distillation: each round's student is the next round's teacher.
+
+Round 0 is the method of the paper: the source teacher annotates the unlabeled target
+text and a student learns its distribution. In round r > 0 the student of round r - 1
+annotates the same text and a new student learns from it (RIKD, CoLaDa). Each round can
+weigh its tokens by neighbour agreement (``denoise``, :mod:`.denoise`), in the
+representation space of that round's teacher, and start its student from the plain
+encoder (``start = "plain"``, as the paper's student) or from the previous student
+(``"previous"``).
+
+Everything is kept: ``OUT/round-R/probs`` (annotations), ``round-R/denoised``,
+``round-R/student/model-last``. Every step writes its output atomically and is skipped
+when the output exists, so an interrupted run resumes at the step it stopped in. The
+recipe (rounds, denoise, start) is the ``[rounds]`` block of ``configs/rounds.cfg``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..util import PathLike, atomic_write_text, config_block
+
+RECIPE_KEYS = ("rounds", "denoise", "start")
+STARTS = ("plain", "previous")
+
+
+def load_rounds_recipe(path: PathLike, **overrides: Any) -> Dict[str, Any]:
+    """The ``[rounds]`` block of ``path``; ``overrides`` that are not None replace values."""
+    return config_block(path, "rounds", RECIPE_KEYS, **overrides)
+
+
+def run_rounds(
+    *,
+    teacher_path: PathLike,
+    target_docs: PathLike,
+    out_dir: PathLike,
+    student_config: PathLike,
+    rounds: int,
+    denoise: bool,
+    start: str,
+    denoise_recipe: Optional[Dict[str, Any]] = None,
+    overrides: Optional[Dict[str, Any]] = None,
+    test_docs: Optional[PathLike] = None,
+    gpu_id: int = -1,
+) -> List[Path]:
+    """Run (or resume) ``rounds`` rounds; returns each round's ``student/model-last``.
+
+    teacher_path (PathLike): The source teacher pipeline (round 0's teacher).
+    target_docs (PathLike): The unlabeled target text (DocBin or plain text).
+    student_config (PathLike): The student config (``configs/student.cfg``);
+        ``overrides`` are applied to it in every round (e.g. ``nlp.lang``, epochs).
+    denoise_recipe (Optional[Dict[str, Any]]): k, sharpness, mu, smooth (with ``denoise``).
+    test_docs (Optional[PathLike]): A gold DocBin: each round's student is scored on it
+        (``round-R/scores.json``; for the record: nothing in the loop reads it).
+    """
+    from ..evaluation.evaluate import evaluate
+    from ..resumable import Step
+    from .annotate import annotate
+    from .denoise import denoise as denoise_fn
+    from .run import distill
+
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}.")
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {', '.join(STARTS)}, got {start!r}.")
+    if denoise and not denoise_recipe:
+        raise ValueError("denoise needs its recipe (configs/denoise.cfg).")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"rounds": rounds, "denoise": denoise, "start": start, "overrides": overrides}
+    atomic_write_text(out / "rounds.json", json.dumps(settings, indent=1, default=str) + "\n")
+    teacher, students = Path(teacher_path), []
+    for r in range(rounds):
+        here = out / f"round-{r}"
+        probs = here / "probs"
+        Step(
+            probs / "index.json",
+            f"round {r}: annotate with {teacher}",
+            annotate,
+            {"teacher_path": teacher, "input_path": target_docs, "output_dir": probs,
+             "gpu_id": gpu_id, "progress": False},
+        ).run()  # fmt: skip
+        if denoise:
+            Step(
+                here / "denoised" / "index.json",
+                f"round {r}: denoise",
+                denoise_fn,
+                {"model_path": teacher, "annotations": probs, "output_dir": here / "denoised",
+                 "gpu_id": gpu_id, "progress": False, **denoise_recipe},
+            ).run()  # fmt: skip
+            probs = here / "denoised"
+        student_overrides = {**(overrides or {}), "paths.teacher_probs": str(probs)}
+        if start == "previous" and students:
+            student_overrides["distill.init_from"] = str(students[-1])
+        Step(
+            here / "student" / "model-last",
+            f"round {r}: student",
+            distill,
+            {"config_path": student_config, "output_path": here / "student",
+             "overrides": student_overrides, "gpu_id": gpu_id},
+        ).run()  # fmt: skip
+        students.append(here / "student" / "model-last")
+        teacher = students[-1]
+        if test_docs is not None:
+            Step(
+                here / "scores.json",
+                f"round {r}: score on {test_docs}",
+                evaluate,
+                {"pipeline_path": teacher, "data_path": test_docs,
+                 "output": here / "scores.json", "system": f"round {r}", "gpu_id": gpu_id},
+            ).run()  # fmt: skip
+    return students
+
+
+__all__ = ["load_rounds_recipe", "run_rounds"]
