@@ -96,6 +96,17 @@ def test_denoise_end_to_end(teacher_dir, text_path, tiny_encoder_dir, tmp_path, 
     same_docs, same_probs = plain.load(1, vocab)
     assert [d.text for d in docs] == [d.text for d in same_docs]
     assert all(np.allclose(a, b, atol=2e-3) for a, b in zip(probs, same_probs))
+    from spacy.tokens import DocBin
+
+    from spacy_tskd.distill.annotations import USER_DATA_KEY
+
+    raw = [
+        DocBin().from_disk(d / "shard-00001.spacy").get_docs(vocab)
+        for d in (tmp_path / "a", tmp_path / "d")
+    ]
+    for before, after in zip(*raw):  # the stored float16 rows and teacher are kept as they were
+        a, b = before.user_data[USER_DATA_KEY], after.user_data[USER_DATA_KEY]
+        assert np.array_equal(a["probs"], b["probs"]) and a["teacher"] == b["teacher"]
     assert [len(w) for w in weights] == [len(d) for d in docs]
     assert all(((w > 0) & (w <= 1.0 + 1e-3)).all() for w in weights)
     assert info["n_tokens"] == plain.n_tokens

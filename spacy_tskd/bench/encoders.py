@@ -67,35 +67,33 @@ def bench_encoders(
     log = progress_logger(progress)
     teacher = TeacherCorpus([teacher_probs])
     labels = teacher.labels
-    results: Dict[str, Dict[str, Any]] = {}
-    batches: Dict[str, List[List[int]]] = {}
-    for key, arch in (("spacy-transformers", SPACY_TRANSFORMERS),):
-        fix_random_seed(seed)
-        nlp, optimizer, component = build_student(
-            encoder=encoder_dir,
-            labels=labels,
-            config_path=config_path,
-            learn_rate=learn_rate,
-            max_length=max_length,
-            frozen_layers=frozen_layers,
-            encoder_arch=arch,
-        )
-        train, train_probs, held, held_q = sample_docs(teacher, nlp.vocab, n_sents, heldout)
-        ner = nlp.get_pipe(component)
-        before = heldout_mse(ner, held, held_q)
-        log(f"{key}: {warmup_steps} warm-up + {steps} timed steps ...")
-        torch.manual_seed(seed)
-        epochs = max(1, -(-(warmup_steps + steps) * batch_size // len(train)))
-        result, batches[key] = run_project(
-            nlp, ner, component, train, train_probs, optimizer, batch_size, epochs, seed,
-            warmup_steps, steps,
-        )  # fmt: skip
-        result.update(heldout_mse_before=before, heldout_mse_after=heldout_mse(ner, held, held_q))
-        results[key] = _rates(result, train, batches[key][warmup_steps:])
+    key = "spacy-transformers"
+    fix_random_seed(seed)
+    nlp, optimizer, component = build_student(
+        encoder=encoder_dir,
+        labels=labels,
+        config_path=config_path,
+        learn_rate=learn_rate,
+        max_length=max_length,
+        frozen_layers=frozen_layers,
+        encoder_arch=SPACY_TRANSFORMERS,
+    )
+    train, train_probs, held, held_q = sample_docs(teacher, nlp.vocab, n_sents, heldout)
+    ner = nlp.get_pipe(component)
+    before = heldout_mse(ner, held, held_q)
+    log(f"{key}: {warmup_steps} warm-up + {steps} timed steps ...")
+    torch.manual_seed(seed)
+    epochs = max(1, -(-(warmup_steps + steps) * batch_size // len(train)))
+    result, batches = run_project(
+        nlp, ner, component, train, train_probs, optimizer, batch_size, epochs, seed,
+        warmup_steps, steps,
+    )  # fmt: skip
+    result.update(heldout_mse_before=before, heldout_mse_after=heldout_mse(ner, held, held_q))
+    results: Dict[str, Dict[str, Any]] = {key: _rates(result, train, batches[warmup_steps:])}
     if spacy_ner:
         log(f"spacy train ner: {warmup_steps} warm-up + {steps} timed steps ...")
         results["spacy train ner"] = _spacy_ner(
-            encoder_dir, train, train_probs, labels, batches["spacy-transformers"], warmup_steps,
+            encoder_dir, train, train_probs, labels, batches, warmup_steps,
             learn_rate, frozen_layers, seed,
         )  # fmt: skip
     return {

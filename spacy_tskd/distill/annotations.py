@@ -60,14 +60,12 @@ def teacher_id(meta: Dict[str, Any]) -> str:
     return str(meta["teacher"]["weights_sha256"])[:16]
 
 
-def set_doc_probs(
-    doc: Any, probs: np.ndarray, teacher: str, weights: Optional[np.ndarray] = None
-) -> None:
-    """Attach a teacher's ``(len(doc), n_labels)`` probabilities (and token weights) to ``doc``."""
-    entry = {"teacher": teacher, "probs": np.ascontiguousarray(probs, dtype=STORED_DTYPE)}
-    if weights is not None:
-        entry["weights"] = np.ascontiguousarray(weights, dtype=STORED_DTYPE)
-    doc.user_data[USER_DATA_KEY] = entry
+def set_doc_probs(doc: Any, probs: np.ndarray, teacher: str) -> None:
+    """Attach a teacher's ``(len(doc), n_labels)`` probabilities to ``doc``."""
+    doc.user_data[USER_DATA_KEY] = {
+        "teacher": teacher,
+        "probs": np.ascontiguousarray(probs, dtype=STORED_DTYPE),
+    }
 
 
 def get_doc_weights(doc: Any) -> Optional[np.ndarray]:

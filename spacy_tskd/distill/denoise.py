@@ -23,7 +23,7 @@ import numpy as np
 
 from ..util import PathLike, atomic_write_text, config_block
 from .annotate import load_teacher
-from .annotations import read_json, set_doc_probs, write_shard
+from .annotations import STORED_DTYPE, USER_DATA_KEY, load_shard_docs, read_json, write_shard
 from .corpus import TeacherCorpus
 from .neighbours import neighbour_weights
 
@@ -111,20 +111,20 @@ def denoise(
 def _write_weighted(
     source: TeacherCorpus, output_dir: Path, weights: np.ndarray, meta: Dict, vocab: Any
 ) -> None:
-    """Copy every shard of ``source`` with each doc's slice of ``weights`` attached."""
-    from .annotations import teacher_id
-
+    """Copy every shard of ``source`` with each doc's slice of ``weights`` added to the
+    doc's stored entry (its probabilities and teacher stay byte for byte)."""
     position, shards = 0, []
-    for index, info in enumerate(source.indexes[0]["shards"]):
-        docs, probs = source.load(index, vocab)
-        for doc, p in zip(docs, probs):
-            n = len(doc)
-            set_doc_probs(doc, p, teacher_id(meta), weights[position : position + n])
-            position += n
+    for info in source.indexes[0]["shards"]:
+        docs = load_shard_docs(source.dirs[0], info, vocab)
+        for doc in docs:
+            entry = doc.user_data[USER_DATA_KEY]
+            entry["weights"] = weights[position : position + len(doc)].astype(STORED_DTYPE)
+            position += len(doc)
+        index = int(info["index"])
         shards.append(write_shard(output_dir, index, docs, {k: info[k] for k in _INFO_KEYS}))
-    index = {**meta, **{k: source.indexes[0][k] for k in ("n_docs", "n_tokens")}}
-    index["shards"] = shards
-    atomic_write_text(output_dir / "index.json", json.dumps(index, indent=1) + "\n")
+    index_json = {**meta, **{k: source.indexes[0][k] for k in ("n_docs", "n_tokens")}}
+    index_json["shards"] = shards
+    atomic_write_text(output_dir / "index.json", json.dumps(index_json, indent=1) + "\n")
 
 
 _INFO_KEYS = ("doc_start", "doc_end", "n_tokens", "seconds")

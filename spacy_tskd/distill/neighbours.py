@@ -54,7 +54,6 @@ def nearest_neighbours(vectors: np.ndarray, k: int, *, exact_per_k: int = 400) -
     else:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = max(64, 2 * k)
-    faiss.omp_set_num_threads(max(1, faiss.omp_get_max_threads()))
     index.add(x)
     wanted = min(n, 2 * k + 1)  # room for the token itself and exact duplicates
     sims, ids = index.search(x, wanted)
@@ -91,11 +90,13 @@ def neighbour_weights(
         raise ValueError(f"k must be at least 1, got {k}.")
     if len(labels) < 2:
         return np.ones(len(labels), dtype=np.float32)
-    types = np.array([split_tag(name)[1] if name != "O" else "" for name in label_names])
+    # type of every label as an integer (B-X and I-X share one; O has its own)
+    names = [split_tag(name)[1] if name != "O" else "" for name in label_names]
+    type_of = np.array([sorted(set(names)).index(t) for t in names], dtype=np.int64)
     _, ids = nearest_neighbours(vectors, min(k, len(labels) - 1))
-    valid = ids >= 0
-    neighbour_type = np.where(valid, types[labels[np.maximum(ids, 0)]], None)
-    agree = ((neighbour_type == types[labels][:, None]) & valid).sum(axis=1).astype(np.float64)
+    token_type = type_of[labels]
+    same = (token_type[np.maximum(ids, 0)] == token_type[:, None]) & (ids >= 0)
+    agree = same.sum(axis=1).astype(np.float64)
     weights = np.ones(len(labels), dtype=np.float64)
     for y in np.unique(labels):
         mask = labels == y
