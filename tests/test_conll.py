@@ -170,6 +170,17 @@ def test_max_sents(tmp_path):
         convert(input_path=path, output_path=out, lang="en", max_sents=-1)
 
 
+def test_skip_sents(tmp_path):
+    path = _write(tmp_path, _with_columns(2))
+    out = tmp_path / "out.spacy"
+    stats = convert(input_path=path, output_path=out, lang="xx", skip_sents=1)
+    assert stats["sentences"] == 1 and stats["tokens"] == 4
+    first = convert(input_path=path, output_path=out, lang="xx", max_sents=1)
+    assert first["tokens"] + stats["tokens"] == 12
+    with pytest.raises(ValueError, match="skip_sents must be 0"):
+        convert(input_path=path, output_path=out, lang="en", skip_sents=-2)
+
+
 BAD_INPUTS = [
     # (file content, line named in the message, text expected in the message)
     ("a X O\nb X O\n\nc O\n", 4, r"found 2 columns but the first token line \(line 1\) has 3"),

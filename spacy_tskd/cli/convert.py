@@ -17,13 +17,22 @@ def convert_cli(
     max_sents: int = typer.Option(
         0, "--max-sents", "-n", help="Keep only the first N sentences (0: all)."
     ),
+    skip_sents: int = typer.Option(
+        0, "--skip-sents", help="Drop the first N sentences first (held-out text)."
+    ),
 ) -> None:
     """Convert a CoNLL NER file to a spaCy DocBin, one doc per sentence."""
     from wasabi import msg
 
     from ..data.conll import convert
 
-    stats = convert(input_path=input_path, output_path=output_path, lang=lang, max_sents=max_sents)
+    stats = convert(
+        input_path=input_path,
+        output_path=output_path,
+        lang=lang,
+        max_sents=max_sents,
+        skip_sents=skip_sents,
+    )
     entities = stats["entities"]
     rows = [("sentences", stats["sentences"]), ("tokens", stats["tokens"])]
     rows += [(f"entities {label}", n) for label, n in entities.items()]

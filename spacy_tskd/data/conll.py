@@ -176,6 +176,7 @@ def convert(
     output_path: PathLike,
     lang: str,
     max_sents: int = 0,
+    skip_sents: int = 0,
 ) -> Dict[str, Any]:
     """Convert a CoNLL NER file to a spaCy DocBin (``.spacy``), one doc per sentence.
 
@@ -184,19 +185,22 @@ def convert(
     input_path (PathLike): The CoNLL file (UTF-8).
     output_path (PathLike): The ``.spacy`` file to write.
     lang (str): spaCy language code of the text, e.g. ``"en"``.
-    max_sents (int): Keep only the first N sentences; 0 keeps all.
+    max_sents (int): Keep only the first N sentences (after ``skip_sents``); 0 keeps all.
+    skip_sents (int): Drop the first N sentences, e.g. those a teacher was trained on,
+        so that the rest can serve as held-out unlabeled text.
     RETURNS (Dict[str, Any]): ``conll_stats`` of the written sentences.
     """
     from spacy.tokens import DocBin
 
     _check_max_sents(max_sents)
+    _check_max_sents(skip_sents, name="skip_sents")
     output_path = Path(output_path)
     if output_path.is_dir():
         raise ValueError(
             f"Output path {output_path} is a directory: give a file name such as train.spacy."
         )
     vocab = _blank_vocab(lang)
-    sentences = read_conll(input_path, lang=lang)
+    sentences = read_conll(input_path, lang=lang)[skip_sents:]
     if max_sents:
         sentences = sentences[:max_sents]
     docs = sentences_to_docs(sentences, vocab)
@@ -247,9 +251,9 @@ def _check_tag(path: Path, lineno: int, tag: str, n_cols: int) -> None:
     )
 
 
-def _check_max_sents(max_sents: int) -> None:
-    if max_sents < 0:
-        raise ValueError(f"max_sents must be 0 (all sentences) or positive, not {max_sents}.")
+def _check_max_sents(value: int, name: str = "max_sents") -> None:
+    if value < 0:
+        raise ValueError(f"{name} must be 0 (all sentences) or positive, not {value}.")
 
 
 def _blank_vocab(lang: Optional[str]) -> Any:
