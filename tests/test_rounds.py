@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from spacy_tskd.cli import app
 from spacy_tskd.distill.rounds import load_rounds_recipe, run_rounds
 
-from test_annotate import teacher_dir, text_path  # noqa: F401  (fixtures)
+from test_annotate import other_teacher_dir, teacher_dir, text_path  # noqa: F401  (fixtures)
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
@@ -54,6 +54,32 @@ def test_rounds_chain_and_resume(teacher_dir, text_path, tiny_encoder_dir, tmp_p
     assert "[run]" not in capsys.readouterr().out
     with pytest.raises(ValueError, match="start must be one of plain, previous"):
         run_rounds(**{**kwargs, "start": "teacher"})
+
+
+def test_round_zero_mixes_several_teachers(
+    teacher_dir, other_teacher_dir, text_path, tiny_encoder_dir, tmp_path
+):
+    out = tmp_path / "mixed"
+    (student,) = run_rounds(
+        teacher_path=[teacher_dir, other_teacher_dir],
+        alpha=[0.25, 0.75],
+        target_docs=text_path,
+        out_dir=out,
+        student_config=CONFIGS / "student.cfg",
+        rounds=1,
+        denoise=True,
+        start="plain",
+        denoise_recipe={"k": 3, "sharpness": 6.0, "mu": 1.0, "smooth": 0.0},
+        overrides=_overrides(tiny_encoder_dir),
+    )
+    here = out / "round-0"
+    tskd = json.loads((student / "meta.json").read_text())["tskd"]
+    # the weights travel with the first directory's copy; α mixes the two teachers
+    assert tskd["teacher_probs"] == [str(here / "denoised"), str(here / "probs-1")]
+    assert tskd["weights"] == [0.25, 0.75]
+    denoised = json.loads((here / "denoised" / "index.json").read_text())["denoise"]
+    assert denoised["from"] == [str((here / f"probs-{k}").resolve()) for k in (0, 1)]
+    assert denoised["alpha"] == [0.25, 0.75]
 
 
 def _gold(tmp_path):

@@ -72,6 +72,39 @@ def test_alpha_from_a_weights_file_is_matched_by_source(two_dirs, tmp_path):
         TeacherCorpus(two_dirs, alpha=str(path), sources=["en", "nl"])
 
 
+def test_confidence_weights_are_squared_max_probability(two_dirs, tmp_path):
+    vocab = spacy.blank("xx").vocab
+    assert TeacherCorpus(two_dirs).load_weighted(0, vocab)[2] is None
+    docs, probs, weights = TeacherCorpus(two_dirs, confidence=True).load_weighted(0, vocab)
+    for p, w in zip(probs, weights):
+        assert w.shape == (len(p),) and np.allclose(w, p.max(axis=1) ** 2)
+    assert any(w.min() < 0.99 for w in weights)  # the tiny teachers are not certain
+    # stored (denoise) weights of the first directory are multiplied, not replaced
+    from spacy.tokens import DocBin
+
+    stored = list(DocBin().from_disk(shard_file(two_dirs[0], 0)).get_docs(vocab))
+    for doc in stored:
+        doc.user_data[USER_DATA_KEY]["weights"] = np.full(len(doc), 0.5, np.float16)
+    DocBin(docs=stored, store_user_data=True).to_disk(shard_file(two_dirs[0], 0))
+    halved = TeacherCorpus(two_dirs, confidence=True).load_weighted(0, vocab)[2]
+    for w, h in zip(weights, halved):
+        assert np.allclose(h, 0.5 * w)
+    reader = {"@readers": "spacy-tskd.TeacherCorpus.v1", "path": str(two_dirs[0])}
+    assert registry.resolve({"c": {**reader, "confidence": True}})["c"].confidence
+
+
+def test_seed_ensemble_is_the_mean_of_same_source_teachers(teacher_dir, text_path, tmp_path):
+    # the same teacher annotated twice stands in for two seeds of one source
+    dirs = [tmp_path / "s0", tmp_path / "s1"]
+    for out in dirs:
+        annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=out, progress=False)
+    corpus = TeacherCorpus(dirs)
+    assert corpus.sources == ["xx", "xx"] and corpus.alpha is None
+    single = TeacherCorpus(dirs[:1]).load(0, spacy.blank("xx").vocab)[1]
+    for a, b in zip(corpus.load(0, spacy.blank("xx").vocab)[1], single):
+        assert np.allclose(a, b, atol=1e-6)
+
+
 def test_docs_are_joined_by_their_words(two_dirs):
     # replace shard 1 of the second directory by the shard of other words
     from spacy.tokens import DocBin

@@ -16,7 +16,9 @@ from ._app import app, command
 )
 def rounds_cli(
     ctx: typer.Context,
-    teacher: Path = typer.Argument(..., help="The source teacher pipeline (round 0)."),
+    teacher: str = typer.Argument(
+        ..., help="The source teacher pipeline (round 0), or several comma-separated."
+    ),
     target: Path = typer.Argument(..., help="Unlabeled target text (.spacy or .txt)."),
     out_dir: Path = typer.Argument(..., help="Folder for every round (resumable)."),
     student_config: Path = typer.Option(
@@ -33,6 +35,9 @@ def rounds_cli(
         None, "--denoise/--no-denoise", help="Override whether tokens are weighted."
     ),
     start: Optional[str] = typer.Option(None, "--start", help="Override: plain or previous."),
+    alpha: Optional[str] = typer.Option(
+        None, "--alpha", help="Round 0's α for several teachers: a weights.json (default: mean)."
+    ),
     test: Optional[Path] = typer.Option(
         None, "--test", help="Gold DocBin: score every round's student on it (the record)."
     ),
@@ -47,8 +52,10 @@ def rounds_cli(
     from ..distill.rounds import load_rounds_recipe, run_rounds
 
     recipe = load_rounds_recipe(config, rounds=rounds, denoise=denoise, start=start)
+    teachers = [Path(t) for t in teacher.split(",") if t]
     students = run_rounds(
-        teacher_path=teacher,
+        teacher_path=teachers[0] if len(teachers) == 1 else teachers,
+        alpha=alpha,
         target_docs=target,
         out_dir=out_dir,
         student_config=student_config,

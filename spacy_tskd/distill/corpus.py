@@ -47,20 +47,30 @@ def create_teacher_corpus(
     path: Union[None, str, Sequence[str]],
     alpha: Alpha = None,
     sources: Union[None, str, Sequence[str]] = None,
+    confidence: bool = False,
 ) -> TeacherCorpus:
     """path: an annotation directory, or several (a list or comma-separated).
     alpha: None (uniform), one α per path, ``{source: α}``, or a weights.json.
-    sources: the source language of each path; None reads each teacher's lang."""
+    sources: the source language of each path; None reads each teacher's lang.
+    confidence: weigh each token by (max p)² of its target (times stored weights)."""
     if not path:
         raise ValueError(
             "The teacher corpus has no path: set paths.teacher_probs to the directory "
             "written by `python -m spacy_tskd annotate TEACHER INPUT OUTPUT_DIR`."
         )
-    return TeacherCorpus(_split(path), alpha=alpha, sources=_split(sources) if sources else None)
+    return TeacherCorpus(
+        _split(path),
+        alpha=alpha,
+        sources=_split(sources) if sources else None,
+        confidence=confidence,
+    )
 
 
 class TeacherCorpus:
-    """One or several annotation directories of the same input, mixed with α."""
+    """One or several annotation directories of the same input, mixed with α.
+
+    Several directories of one source (teachers trained with different seeds) make a
+    teacher ensemble: with ``alpha=None`` the target is their mean."""
 
     def __init__(
         self,
@@ -68,6 +78,7 @@ class TeacherCorpus:
         *,
         alpha: Alpha = None,
         sources: Optional[Sequence[str]] = None,
+        confidence: bool = False,
     ) -> None:
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -87,6 +98,7 @@ class TeacherCorpus:
                 f"{len(self.dirs)} annotation directories: give one per directory."
             )
         self.alpha = _resolve_alpha(alpha, self.sources, self)
+        self.confidence = bool(confidence)
 
     # -- what the directories hold (index only; nothing is loaded) -------------
     def __len__(self) -> int:
@@ -137,8 +149,9 @@ class TeacherCorpus:
     def load_weighted(
         self, index: int, vocab: Any, *, start: int = 0, end: Optional[int] = None
     ) -> Tuple[List[Any], List[np.ndarray], Optional[List[np.ndarray]]]:
-        """:meth:`load` plus the token weights of denoised annotations (None if the
-        directory has none; for several sources, the first directory's)."""
+        """:meth:`load` plus each doc's token weights: those stored by ``denoise`` (for
+        several sources, the first directory's), times (max p)² with ``confidence``;
+        None when there are neither."""
         parts = [
             load_shard_docs(d, i["shards"][index], vocab) for d, i in zip(self.dirs, self.indexes)
         ]
@@ -163,8 +176,12 @@ class TeacherCorpus:
                         f"{teacher_id(meta)}. Annotate the directory again."
                     )
                 rows.append(p)
-            probs.append(self._mix(rows, doc_start + offset))
-            weights.append(get_doc_weights(doc))
+            target = self._mix(rows, doc_start + offset)
+            probs.append(target)
+            w = get_doc_weights(doc)
+            if self.confidence:
+                w = _confidence(target) if w is None else w * _confidence(target)
+            weights.append(w)
             doc.user_data.pop(USER_DATA_KEY, None)
         if any(w is None for w in weights):
             return docs, probs, None
@@ -196,6 +213,11 @@ class TeacherCorpus:
             for doc, p in zip(docs, probs):
                 set_doc_probs(doc, p, "mixture" if len(self.dirs) > 1 else "teacher")
                 yield Example(doc, doc)
+
+
+def _confidence(target: np.ndarray) -> np.ndarray:
+    """MTMT's token weight: the squared probability of the target's argmax."""
+    return np.square(target.max(axis=1), dtype=np.float32) if len(target) else target[:, 0]
 
 
 def doc_targets(doc: Any) -> np.ndarray:

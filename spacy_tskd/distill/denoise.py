@@ -8,6 +8,11 @@ gives the token, i.e. the softmax layer's input. The output is a new annotation
 directory (same shards, same probabilities, plus ``"weights"``), which ``distill``
 reads like any other; its loss then weighs each token.
 
+Several annotation directories (one per source teacher, or per seed) are read as
+:class:`.corpus.TeacherCorpus` reads them, mixed with ``alpha``: the pseudo label is the
+mixture's argmax. The weights are then stored with the *first* directory's copy, where
+the reader looks for them; the student reads that copy in place of the first directory.
+
 The recipe (k and the weighting curve) is the ``[denoise]`` block of
 ``configs/denoise.cfg``.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
@@ -38,8 +43,9 @@ def load_denoise_recipe(path: PathLike, **overrides: Any) -> Dict[str, Any]:
 def denoise(
     *,
     model_path: PathLike,
-    annotations: PathLike,
+    annotations: Union[PathLike, Sequence[PathLike]],
     output_dir: PathLike,
+    alpha: Optional[Any] = None,
     k: int,
     sharpness: float,
     mu: float,
@@ -52,14 +58,18 @@ def denoise(
     """Write ``output_dir``: the annotations of ``annotations`` with neighbour weights.
 
     model_path (PathLike): The pipeline whose token vectors define the neighbours.
-    annotations (PathLike): An annotation directory written by ``annotate``.
-    output_dir (PathLike): The new annotation directory (must not hold another run).
+    annotations (Union[PathLike, Sequence[PathLike]]): An annotation directory written by
+        ``annotate``, or several of the same input (their α-mixture gives the labels).
+    output_dir (PathLike): The new annotation directory (must not hold another run): a
+        copy of the first directory with the weights.
+    alpha: The mixture weights for several directories (as TeacherCorpus takes them).
     RETURNS (Dict[str, Any]): ``output_dir``, ``n_tokens``, mean weight per label, seconds.
     """
     from tqdm import tqdm
 
     start = time.perf_counter()
-    source, output_dir = TeacherCorpus([annotations]), Path(output_dir)
+    dirs = [annotations] if isinstance(annotations, (str, Path)) else list(annotations)
+    source, output_dir = TeacherCorpus(dirs, alpha=alpha), Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()):
         raise ValueError(f"{output_dir} is not empty: give a new output directory.")
     nlp, pipe, _, _ = load_teacher(teacher_path=model_path, component=component, gpu_id=gpu_id)
@@ -83,14 +93,15 @@ def denoise(
     weights = neighbour_weights(
         flat, flat_labels, source.labels, k=k, sharpness=sharpness, mu=mu, smooth=smooth
     )
-    meta = read_json(Path(annotations) / "meta.json")
+    meta = read_json(source.dirs[0] / "meta.json")
     meta["denoise"] = {
         "model": str(Path(model_path).resolve()),
         "k": k,
         "sharpness": sharpness,
         "mu": mu,
         "smooth": smooth,
-        "from": str(Path(annotations).resolve()),
+        "from": [str(d.resolve()) for d in source.dirs],
+        "alpha": source.weights,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output_dir / "meta.json", json.dumps(meta, indent=1) + "\n")

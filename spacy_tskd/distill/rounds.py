@@ -8,6 +8,13 @@ representation space of that round's teacher, and start its student from the pla
 encoder (``start = "plain"``, as the paper's student) or from the previous student
 (``"previous"``).
 
+Round 0's teacher can be several pipelines (``teacher_path`` a list): source teachers
+of several languages, or one source trained with several seeds (an ensemble). Each
+annotates the text into ``round-0/probs-K`` and the student learns their α-mixture
+(``alpha``: None for the mean, a list or a weights.json, as
+:class:`.corpus.TeacherCorpus` takes it); denoising labels tokens by the mixture and
+finds neighbours with the first teacher's vectors. Later rounds have one teacher.
+
 Everything is kept: ``OUT/round-R/probs`` (annotations), ``round-R/denoised``,
 ``round-R/student/model-last``. Every step writes its output atomically and is skipped
 when the output exists, so an interrupted run resumes at the step it stopped in. The
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..util import PathLike, atomic_write_text, config_block
 
@@ -33,7 +40,7 @@ def load_rounds_recipe(path: PathLike, **overrides: Any) -> Dict[str, Any]:
 
 def run_rounds(
     *,
-    teacher_path: PathLike,
+    teacher_path: Union[PathLike, Sequence[PathLike]],
     target_docs: PathLike,
     out_dir: PathLike,
     student_config: PathLike,
@@ -41,17 +48,20 @@ def run_rounds(
     denoise: bool,
     start: str,
     denoise_recipe: Optional[Dict[str, Any]] = None,
+    alpha: Optional[Any] = None,
     overrides: Optional[Dict[str, Any]] = None,
     test_docs: Optional[PathLike] = None,
     gpu_id: int = -1,
 ) -> List[Path]:
     """Run (or resume) ``rounds`` rounds; returns each round's ``student/model-last``.
 
-    teacher_path (PathLike): The source teacher pipeline (round 0's teacher).
+    teacher_path (Union[PathLike, Sequence[PathLike]]): The source teacher pipeline
+        (round 0's teacher), or several, mixed with ``alpha``.
     target_docs (PathLike): The unlabeled target text (DocBin or plain text).
     student_config (PathLike): The student config (``configs/student.cfg``);
         ``overrides`` are applied to it in every round (e.g. ``nlp.lang``, epochs).
     denoise_recipe (Optional[Dict[str, Any]]): k, sharpness, mu, smooth (with ``denoise``).
+    alpha: Round 0's mixture weights for several teachers (None: their mean).
     test_docs (Optional[PathLike]): A gold DocBin: each round's student is scored on it
         (``round-R/scores.json``; for the record: nothing in the loop reads it).
     """
@@ -69,29 +79,41 @@ def run_rounds(
         raise ValueError("denoise needs its recipe (configs/denoise.cfg).")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"rounds": rounds, "denoise": denoise, "start": start, "overrides": overrides}
+    many = not isinstance(teacher_path, (str, Path))
+    teachers = [Path(t) for t in teacher_path] if many else [Path(teacher_path)]
+    settings = {"rounds": rounds, "denoise": denoise, "start": start, "alpha": alpha,
+                "teachers": [str(t) for t in teachers], "overrides": overrides}  # fmt: skip
     atomic_write_text(out / "rounds.json", json.dumps(settings, indent=1, default=str) + "\n")
-    teacher, students = Path(teacher_path), []
+    students: List[Path] = []
     for r in range(rounds):
         here = out / f"round-{r}"
-        probs = here / "probs"
-        Step(
-            probs / "index.json",
-            f"round {r}: annotate with {teacher}",
-            annotate,
-            {"teacher_path": teacher, "input_path": target_docs, "output_dir": probs,
-             "gpu_id": gpu_id, "progress": False},
-        ).run()  # fmt: skip
+        mixing = r == 0 and many
+        probs = [here / (f"probs-{k}" if mixing else "probs") for k in range(len(teachers))]
+        for teacher, directory in zip(teachers, probs):
+            Step(
+                directory / "index.json",
+                f"round {r}: annotate with {teacher}",
+                annotate,
+                {"teacher_path": teacher, "input_path": target_docs, "output_dir": directory,
+                 "gpu_id": gpu_id, "progress": False},
+            ).run()  # fmt: skip
+        round_alpha = alpha if mixing else None
         if denoise:
             Step(
                 here / "denoised" / "index.json",
                 f"round {r}: denoise",
                 denoise_fn,
-                {"model_path": teacher, "annotations": probs, "output_dir": here / "denoised",
-                 "gpu_id": gpu_id, "progress": False, **denoise_recipe},
+                {"model_path": teachers[0], "annotations": probs, "alpha": round_alpha,
+                 "output_dir": here / "denoised", "gpu_id": gpu_id, "progress": False,
+                 **denoise_recipe},
             ).run()  # fmt: skip
-            probs = here / "denoised"
-        student_overrides = {**(overrides or {}), "paths.teacher_probs": str(probs)}
+            probs[0] = here / "denoised"
+        student_overrides = {
+            **(overrides or {}),
+            "paths.teacher_probs": ",".join(map(str, probs)),
+        }
+        if round_alpha is not None:
+            student_overrides["paths.weights"] = round_alpha
         if start == "previous" and students:
             student_overrides["distill.init_from"] = str(students[-1])
         Step(
@@ -102,13 +124,13 @@ def run_rounds(
              "overrides": student_overrides, "gpu_id": gpu_id},
         ).run()  # fmt: skip
         students.append(here / "student" / "model-last")
-        teacher = students[-1]
+        teachers = [students[-1]]
         if test_docs is not None:
             Step(
                 here / "scores.json",
                 f"round {r}: score on {test_docs}",
                 evaluate,
-                {"pipeline_path": teacher, "data_path": test_docs,
+                {"pipeline_path": students[-1], "data_path": test_docs,
                  "output": here / "scores.json", "system": f"round {r}", "gpu_id": gpu_id},
             ).run()  # fmt: skip
     return students
