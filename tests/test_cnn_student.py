@@ -120,6 +120,38 @@ def test_cnn_student_from_a_docbin(teacher, train_docs, tmp_path):
     assert student("Anna visited Paris today .")._.tskd_probs.shape == (5, 7)
 
 
+def test_cnn_student_with_vectors_from_the_encoder(teacher, tiny_encoder_dir, tmp_path):
+    _, teacher_path = teacher
+    text = tmp_path / "xx.txt"
+    text.write_text("\n".join(TEXTS) + "\n", encoding="utf8")
+    vectors = tmp_path / "vectors"
+    args = ["encoder", "vectors", str(tiny_encoder_dir), str(vectors), "--texts", str(text)]
+    result = CliRunner().invoke(app, args + ["--lang", "xx"])
+    assert result.exit_code == 0, result.output
+    table = spacy.load(vectors).vocab.vectors
+    n_types = len({w for t in TEXTS for w in t.split()})
+    assert table.shape == (n_types, 32)  # one row per word type, the encoder's width
+    assert np.allclose(np.linalg.norm(table.data, axis=1), 1.0, atol=1e-5)
+    # a word's vector is the mean of its pieces' embedding rows
+    from spacy_tskd.encoders.vectors import piece_vectors
+
+    anna = piece_vectors(["Anna"], encoder=str(tiny_encoder_dir))[0]
+    assert np.allclose(table[spacy.load(vectors).vocab.strings["Anna"]], anna, atol=1e-6)
+    annotate(teacher_path=teacher_path, input_path=text, output_dir=tmp_path / "p", progress=False)
+    args = ["distill", str(CNN_CFG), "--output", str(tmp_path / "student")]
+    args += ["--paths.teacher_probs", str(tmp_path / "p"), "--paths.vectors", str(vectors)]
+    args += ["--components.tskd_ner.model.encoder.embed.include_static_vectors", "true"]
+    args += ["--nlp.lang", "xx", "--distill.epochs", "2", "--distill.heldout", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    student = spacy.load(tmp_path / "student" / "model-last")
+    assert student.vocab.vectors.shape == (n_types, 32)  # the student carries the table
+    assert student("Anna visited Paris today .")._.tskd_probs.shape == (5, 7)
+    missing = ["--texts", str(tmp_path / "missing.txt"), "--lang", "xx"]
+    result = CliRunner().invoke(app, ["encoder", "vectors", str(tiny_encoder_dir), "v"] + missing)
+    assert result.exit_code == 1 and "missing.txt does not exist" in " ".join(result.output.split())
+
+
 def test_output_layer_starts_at_zero_for_the_cnn_only(tiny_encoder_dir, train_docs):
     from spacy.util import load_config, load_model_from_config
 

