@@ -90,11 +90,11 @@ def train_docs():
 ENCODERS = ("spacy-tskd.TransformerEncoder.v1",)
 
 
-def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", **encoder_cfg):
+def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", lang="xx", **encoder_cfg):
     """A blank pipeline with a tskd_ner component on ``encoder_dir`` (encoder ``arch``)."""
     import spacy
 
-    nlp = spacy.blank("xx")
+    nlp = spacy.blank(lang)
     cfg = {"name": str(encoder_dir), "frozen_layers": 1, "max_length": 64}
     cfg.update(encoder_cfg)
     nlp.add_pipe(

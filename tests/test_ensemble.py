@@ -45,6 +45,48 @@ def test_one_hot_ensemble_equals_single_teacher(tiny_encoder_dir, train_docs, tm
         )
 
 
+def test_weights_file_is_matched_to_teachers_by_language(tiny_encoder_dir, train_docs, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from spacy_tskd.cli import app
+    from spacy_tskd.weighting.embeddings import encoder_identity
+
+    for lang, n_iter in (("en", 40), ("de", 0)):
+        nlp = make_nlp(tiny_encoder_dir, lang=lang, frozen_layers=0, freeze_embeddings=False)
+        nlp.initialize(get_examples=lambda nlp=nlp: _examples(nlp, train_docs))
+        if n_iter:
+            _train(nlp, train_docs, n_iter=n_iter, lr=3e-3)
+        nlp.to_disk(tmp_path / lang)
+    DocBin(docs=train_docs).to_disk(tmp_path / "gold.spacy")
+    encoder = encoder_identity(tiny_encoder_dir)
+
+    def weights_file(sources, alpha, encoder=encoder):
+        path = tmp_path / "w.json"
+        data = {"method": "sim", "format": 2, "sources": sources, "alpha": alpha}
+        path.write_text(json.dumps({**data, "encoder": encoder}))
+        return path
+
+    # the file lists de first: α must follow the languages, not the order of the teachers
+    teachers = [tmp_path / "en", tmp_path / "de"]
+    gold = tmp_path / "gold.spacy"
+    single = evaluate(pipeline_path=tmp_path / "en", data_path=gold)
+    ens = evaluate_ensemble(
+        teacher_paths=teachers, data_path=gold, weights=weights_file(["de", "en"], [0.0, 1.0])
+    )
+    assert ens["alpha"] == [1.0, 0.0] and ens["n_correct"] == single["n_correct"]
+    runner = CliRunner()
+    args = ["evaluate-ensemble", str(gold), *map(str, teachers), "--weights"]
+    result = runner.invoke(app, args + [str(weights_file(["en", "nl"], [0.5, 0.5]))])
+    assert result.exit_code == 1
+    assert "no weight for the source language(s) de" in " ".join(result.output.split())
+    other = {"name": "other-encoder", "sha256": "0" * 64}
+    result = runner.invoke(app, args + [str(weights_file(["de", "en"], [0.5, 0.5], other))])
+    assert result.exit_code == 1
+    assert "computed with the encoder 'other-encoder'" in " ".join(result.output.split())
+
+
 def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_docs, tmp_path):
     import json
 

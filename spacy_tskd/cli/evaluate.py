@@ -62,7 +62,9 @@ def evaluate_ensemble_cli(
         None, "--alpha", help="Comma-separated α per teacher (default: uniform, 'avg')."
     ),
     weights: Optional[Path] = typer.Option(
-        None, "--weights", help="weights.json from `weights fit` (its alpha_mean is used)."
+        None,
+        "--weights",
+        help="weights.json from `weights fit`: its alpha_mean, matched to the teachers by language.",
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write scores JSON."),
     system: str = typer.Option("MT-ensemble", "--system", help="Row name in result tables."),
@@ -71,23 +73,16 @@ def evaluate_ensemble_cli(
     ),
 ) -> None:
     """Multi-source MT: score the α-weighted ensemble of the teachers on gold data."""
-    import json
-
     from wasabi import msg
 
     from ..evaluation.ensemble import evaluate_ensemble
     from ..evaluation.scorer import format_scores_table
 
-    if weights is not None:
-        alpha_values = json.loads(weights.read_text(encoding="utf8"))["alpha_mean"]
-    elif alpha is not None:
-        alpha_values = [float(a) for a in alpha.split(",")]
-    else:
-        alpha_values = None
     scores = evaluate_ensemble(
         teacher_paths=teachers,
         data_path=data,
-        alpha=alpha_values,
+        alpha=None if alpha is None else [float(a) for a in alpha.split(",")],
+        weights=weights,
         output=output,
         system=system,
         decode=decode,

@@ -151,18 +151,28 @@ def evaluate_ensemble(
     teacher_paths: Sequence[PathLike],
     data_path: PathLike,
     alpha: Optional[Sequence[float]] = None,
+    weights: Optional[PathLike] = None,
     output: Optional[PathLike] = None,
     system: str = "MT-ensemble",
     batch_size: int = 64,
     decode: str = DEFAULT_DECODE,
 ) -> Dict[str, Any]:
-    """Score the α-weighted teacher ensemble on gold docs (uniform α when None)."""
+    """Score the α-weighted teacher ensemble on gold docs (uniform α when None).
+
+    weights (Optional[PathLike]): A weights.json from ``weights fit`` instead of
+        ``alpha``: its ``alpha_mean`` is matched to the teachers by their language
+        (``nlp.lang``), and a file for other sources or another encoder is refused.
+    """
     import spacy
     from spacy.tokens import DocBin
 
     from ..data.bio import doc_to_bio
 
+    if weights is not None and alpha is not None:
+        raise ValueError("Give alpha or a weights file, not both.")
     teachers = [spacy.load(p) for p in teacher_paths]
+    if weights is not None:
+        alpha = alpha_for_teachers(weights, teachers)
     vocab = teachers[0].vocab
     gold = list(DocBin().from_disk(data_path).get_docs(vocab))
     if not gold:
@@ -190,7 +200,36 @@ def evaluate_ensemble(
     return result
 
 
+def alpha_for_teachers(weights: PathLike, teachers: Sequence[Any]) -> List[float]:
+    """α of a weights file in the order of ``teachers``, matched by their languages;
+    refused when the file covers other sources or was fit with another encoder."""
+    from ..weighting.weights_file import load_weights
+
+    langs = [nlp.lang for nlp in teachers]
+    if len(set(langs)) != len(langs):
+        raise ValueError(
+            f"The teachers' languages are {langs}: a weights file gives one α per source "
+            "language, so each teacher must have its own (nlp.lang)."
+        )
+    return list(
+        load_weights(weights, sources=langs, encoder=_encoder_name(teachers[0]))["alpha_mean"]
+    )
+
+
+def _encoder_name(nlp: Any) -> Optional[str]:
+    """The encoder a teacher was built on (its config's ``encoder.name``), if any."""
+    config = nlp.config.interpolate()
+    for name, factory in zip(
+        nlp.pipe_names, (nlp.get_pipe_meta(n).factory for n in nlp.pipe_names)
+    ):
+        if factory == "tskd_ner":
+            encoder = config["components"][name].get("model", {}).get("encoder", {})
+            return encoder.get("name")
+    return None
+
+
 __all__ = [
+    "alpha_for_teachers",
     "ensemble_predict",
     "evaluate_ensemble",
     "evaluate_stored_probs",
