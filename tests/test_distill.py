@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,11 @@ def teacher_and_target(tiny_encoder_dir, train_docs, tmp_path):
 
 
 def _distill(tmp_path, encoder_dir, *extra):
-    args = [
+    return CliRunner().invoke(app, _distill_args(tmp_path, encoder_dir, *extra))
+
+
+def _distill_args(tmp_path, encoder_dir, *extra):
+    return [
         "distill",
         str(STUDENT_CFG),
         "--output",
@@ -95,7 +100,6 @@ def _distill(tmp_path, encoder_dir, *extra):
         "0",
         *extra,
     ]
-    return CliRunner().invoke(app, args)
 
 
 @pytest.mark.parametrize("loss,lr,epochs", [("mse", "3e-3", "150"), ("hard", "3e-3", "60")])
@@ -224,3 +228,50 @@ def test_student_speaks_the_target_language(teacher_and_target, tiny_encoder_dir
     assert [t.text for t in student.tokenizer("Ud. vive en Madrid.")][0] == "Ud."
     result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
     assert "lang" in result.output and "--nlp.lang" in result.output
+
+
+def test_a_killed_run_resumes_to_the_same_student(teacher_and_target, tiny_encoder_dir, train_docs):
+    """distill checkpoints every N steps; --resume after a SIGKILL ends where an
+    uninterrupted run ends (same probabilities on the same docs)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, tmp_path = teacher_and_target
+    words = [[t.text for t in d] for d in train_docs]
+    extra = ["--distill.epochs", "60", "--distill.checkpoint_every", "3"]
+    extra += ["--distill.optimizer.learn_rate.initial_rate", "3e-3"]
+
+    def student_probs():
+        nlp = spacy.load(tmp_path / "student" / "model-last")
+        return nlp.get_pipe("tskd_ner").predict([Doc(nlp.vocab, words=w) for w in words])
+
+    result = _distill(tmp_path, tiny_encoder_dir, *extra)
+    assert result.exit_code == 0, result.output
+    whole = student_probs()
+    assert not (tmp_path / "student" / "checkpoint").exists()  # spent once model-last is saved
+    args = _distill_args(tmp_path, tiny_encoder_dir, *extra)
+    (tmp_path / "student").rename(tmp_path / "uninterrupted")
+    proc = subprocess.Popen([sys.executable, "-m", "spacy_tskd", *args], cwd=Path(__file__).parents[1],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    state = tmp_path / "student" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state.exists() and not (tmp_path / "student" / "model-last").exists()
+    step = json.loads(state.read_text())["step"]
+    assert 0 < step < 60 and step % 3 == 0
+    result = _distill(tmp_path, tiny_encoder_dir, *extra, "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"Resuming from {tmp_path / 'student' / 'checkpoint'} at step {step}" in " ".join(
+        result.output.split()
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(student_probs(), whole))
+    # no checkpoint to resume from: the error says what to do
+    result = _distill(tmp_path, tiny_encoder_dir, *extra, "--resume")
+    assert result.exit_code == 1 and "Run it again without --resume" in " ".join(
+        result.output.split()
+    )

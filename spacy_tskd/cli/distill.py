@@ -17,6 +17,9 @@ def distill_cli(
     config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Student config"),
     output_path: Path = typer.Option(..., "--output", "-o", help="Output directory"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU"),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue a killed run from OUTPUT/checkpoint (same config)."
+    ),
 ):
     """Distil teacher probabilities into a student (config overrides as in `spacy train`,
     e.g. --paths.teacher_probs training/probs/en-es --nlp.lang es; several directories,
@@ -30,4 +33,5 @@ def distill_cli(
         output_path=output_path,
         overrides=parse_config_overrides(ctx.args),
         gpu_id=gpu_id,
+        resume=resume,
     )

@@ -77,6 +77,7 @@ def distill_steps(
     monitor: Optional[Monitor] = None,
     monitor_every: int = 0,
     chunks: Optional[ChunkSource] = None,
+    start_step: int = 0,
 ) -> Iterator[Dict]:
     """Distil ``teacher_probs`` into the student ``nlp``; yield a record after every step.
 
@@ -87,6 +88,8 @@ def distill_steps(
         (or ``(docs, teacher_probs, token_weights)``, weights None or one array per doc),
         e.g. the shards of a directory in a seeded random order, loaded one at a
         time. Each chunk is shuffled and cut into length-bucketed batches on its own.
+    start_step: resume after this many steps (:mod:`.checkpoint`): their batches are
+        drawn in the same seeded order, and the schedules stepped, without training.
     """
     if chunks is None:
         if docs is None or teacher_probs is None:
@@ -108,6 +111,10 @@ def distill_steps(
                 order, size=batch_size, get_length=lambda i, d=chunk_docs: len(d[i]), rng=rng
             )
             for batch in batches:
+                if step < start_step:  # replay the data order up to the checkpoint
+                    optimizer.step_schedules()
+                    step += 1
+                    continue
                 examples = [Example(chunk_docs[i], chunk_docs[i]) for i in batch]
                 losses: Dict[str, float] = {}
                 ner.distill(

@@ -121,7 +121,8 @@ def run_rounds(
             f"round {r}: student",
             distill,
             {"config_path": student_config, "output_path": here / "student",
-             "overrides": student_overrides, "gpu_id": gpu_id},
+             "overrides": student_overrides, "gpu_id": gpu_id,
+             "resume": (here / "student" / "checkpoint" / "state.json").exists()},
         ).run()  # fmt: skip
         students.append(here / "student" / "model-last")
         teachers = [students[-1]]

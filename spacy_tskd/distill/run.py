@@ -14,6 +14,7 @@ shard), so memory holds one shard plus the held-out docs.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..data.docs import unannotated
 from ..util import PathLike, atomic_path
+from .checkpoint import load_checkpoint, save_checkpoint
 from .loop import Monitor, Timer, distill_steps, format_record, steps_per_epoch
 
 
@@ -57,8 +59,13 @@ def distill(
     output_path: PathLike,
     overrides: Optional[Dict[str, Any]] = None,
     gpu_id: int = -1,
+    resume: bool = False,
 ) -> Path:
-    """Train a student pipeline; returns ``output_path/model-last``."""
+    """Train a student pipeline; returns ``output_path/model-last``.
+
+    Every ``distill.checkpoint_every`` steps the run is saved to
+    ``output_path/checkpoint`` (:mod:`.checkpoint`); ``resume=True`` continues from it
+    (same config and data needed) to the model an uninterrupted run gives."""
     import spacy
     from spacy.util import fix_random_seed, load_config, load_model_from_config, registry
     from tqdm import tqdm
@@ -104,16 +111,24 @@ def distill(
         _init_from_teacher(nlp, component, settings["init_from"])
 
     dev_docs = _load_dev(settings.get("dev"), nlp)
+    checkpoint_dir, every = output_path / "checkpoint", int(settings.get("checkpoint_every") or 0)
+    state: Dict[str, Any] = {"step": 0, "history": [], "best": -1.0, "epoch": 0, "elapsed": 0.0}
+    if resume:
+        state = load_checkpoint(checkpoint_dir, nlp, optimizer, component=component)
+        print(f"Resuming from {checkpoint_dir} at step {state['step']} of {total}.")
+    elif checkpoint_dir.exists():
+        print(f"Note: {checkpoint_dir} exists and is replaced (pass --resume to continue it).")
     print(
         f"Distilling {len(teacher.dirs)} teacher(s) into a student on {data.description}, "
         f"{epochs} epoch(s) x {epoch_steps} steps, loss "
         f"{nlp.get_pipe(component).cfg['distill_loss']}, {len(monitor.docs)} held-out docs."
     )
     timer = Timer()
-    best, history = -1.0, []
+    best, history, last_epoch = state["best"], state["history"], state["epoch"]
     log_every = int(settings["log_every"])
-    with tqdm(total=total, desc="distill", unit="step", file=sys.stderr) as bar:
-        last_epoch = 0
+    with tqdm(
+        total=total, initial=state["step"], desc="distill", unit="step", file=sys.stderr
+    ) as bar:
         for record in distill_steps(
             nlp,
             None,
@@ -126,6 +141,7 @@ def distill(
             monitor=monitor,
             monitor_every=int(settings["monitor_every"]),
             chunks=data.chunks,
+            start_step=state["step"],
         ):
             wps = timer.add(record["words"])
             bar.update(1)
@@ -141,6 +157,13 @@ def distill(
                     best = score
                     _save(nlp, output_path / "model-best")
             last_epoch = record["epoch"]
+            if every and record["step"] % every == 0 and record["step"] < total:
+                elapsed = state["elapsed"] + timer.elapsed
+                save_checkpoint(
+                    checkpoint_dir, nlp, optimizer, component=component,
+                    state={"step": record["step"], "history": history, "best": best,
+                           "epoch": last_epoch, "elapsed": elapsed},
+                )  # fmt: skip
     final = monitor(nlp, component)
     nlp.meta.setdefault("tskd", {})
     nlp.meta["tskd"].update(
@@ -152,12 +175,14 @@ def distill(
             "weights": teacher.weights,
             "distill": {k: v for k, v in settings.items() if k != "optimizer"},
             "epochs_run": last_epoch + 1,
-            "elapsed_seconds": round(timer.elapsed, 1),
+            "elapsed_seconds": round(state["elapsed"] + timer.elapsed, 1),
             "heldout_monitor": final,
             "log": history,
         }
     )
     path = _save(nlp, output_path / "model-last")
+    if checkpoint_dir.exists():
+        shutil.rmtree(checkpoint_dir)  # model-last is written: the checkpoint is spent
     print(
         f"Saved {path}. Held-out: agreement {final.get('agreement', float('nan')):.3f}, "
         f"student ents {final.get('student_ents')}, teacher ents {final.get('teacher_ents')}. "
