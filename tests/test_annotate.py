@@ -372,11 +372,26 @@ def test_bad_inputs(teacher_dir, docs_path, tmp_path):
     blank.write_text("\n  \n", encoding="utf8")
     with pytest.raises(ValueError, match="contains no docs"):
         annotate(teacher_path=teacher_dir, input_path=blank, output_dir=tmp_path / "o")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.txt.*contains no docs"):
+        annotate(teacher_path=teacher_dir, input_path=empty, output_dir=tmp_path / "o")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes(b"Anna\n" + "Bogot\xe1".encode("latin1") + b"\n")
     with pytest.raises(ValueError, match=r"latin1.txt.*line 2"):
         annotate(teacher_path=teacher_dir, input_path=latin1, output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()  # no partial output
+
+
+def test_a_line_of_ten_thousand_words_is_annotated_in_windows(teacher_dir, tmp_path):
+    text = tmp_path / "long.txt"
+    words = ["Anna", "visited", "Paris", "today", "."] * 2000
+    text.write_text("Short line .\n" + " ".join(words) + "\n\nLast line .\n", encoding="utf8")
+    annotate(teacher_path=teacher_dir, input_path=text, output_dir=tmp_path / "o", progress=False)
+    docs, probs = TeacherCorpus([tmp_path / "o"]).read_all(spacy.blank("xx").vocab)
+    assert [len(d) for d in docs] == [3, 10_000, 3]  # the blank line is skipped
+    assert probs[1].shape == (10_000, 7) and np.allclose(probs[1].sum(axis=1), 1.0, atol=1e-2)
+    assert np.isfinite(probs[1]).all()
 
 
 def test_reader_errors(teacher_dir, other_teacher_dir, text_path, docs_path, tmp_path):
@@ -411,6 +426,16 @@ def test_reader_errors(teacher_dir, other_teacher_dir, text_path, docs_path, tmp
     shard_file(a, 1).write_bytes(data[:20])
     with pytest.raises(ValueError, match=r"shard-00001.spacy is not a readable DocBin.*Rerun"):
         corpus.load(1, spacy.blank("xx").vocab)
+    # a shard of another teacher's probabilities (copied in from another run)
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank("xx").vocab
+    docs = list(DocBin().from_disk(shard_file(a, 0)).get_docs(vocab))
+    for doc in docs:
+        doc.user_data[USER_DATA_KEY]["teacher"] = "0" * 16
+    DocBin(docs=docs, store_user_data=True).to_disk(shard_file(a, 0))
+    with pytest.raises(ValueError, match=r"shard-00000.spacy was annotated by teacher 0{16}"):
+        corpus.load(0, vocab)
 
 
 # ---------------------------------------------------------------- CLI

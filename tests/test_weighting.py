@@ -204,6 +204,27 @@ def _fit(corpora, encoder, tmp_path, **kw):
     )
 
 
+def test_fit_weights_bad_inputs(corpora, tiny_encoder_dir, tmp_path):
+    from spacy_tskd.weighting.similarity import fit_weights
+
+    kwargs = {k: v for k, v in FIT.items() if k != "seed"}
+    kwargs.update(
+        max_length=128, encoder=str(tiny_encoder_dir), output=tmp_path / "w.json", progress=False
+    )
+    with pytest.raises(ValueError, match=r"at least two source languages, got only \['a'\]"):
+        fit_weights(source_docs={"a": corpora["a"]}, target_docs=corpora["target"], **kwargs)
+    empty = _docbin(tmp_path / "t" / "empty.spacy", [])
+    for method in ("avg", "sim"):
+        with pytest.raises(ValueError, match=r"empty.spacy holds no docs"):
+            fit_weights(
+                source_docs={"a": corpora["a"], "b": corpora["b"]},
+                target_docs=empty,
+                method=method,
+                **kwargs,
+            )
+    assert not (tmp_path / "w.json").exists()  # no partial output
+
+
 def test_fit_weights_json_round_trip(corpora, tiny_encoder_dir, tmp_path):
     from spacy_tskd.weighting.embeddings import sentence_embeddings
     from spacy_tskd.weighting.similarity import load_similarity_model, load_weights

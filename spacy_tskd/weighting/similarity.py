@@ -207,6 +207,11 @@ def fit_weights(
     sources = [str(s) for s in source_docs]
     if len(set(sources)) != len(sources):
         raise ValueError(f"Duplicate source languages: {sources}.")
+    if len(sources) < 2:
+        raise ValueError(
+            f"Weights need at least two source languages, got only {sources}: with one "
+            "teacher there is nothing to weigh; distil from it directly (paths.weights = null)."
+        )
     if method != "avg" and encoder is None:
         raise ValueError(f"The {method} scheme needs an encoder (--encoder).")
     source_paths = {lang: Path(p) for lang, p in source_docs.items()}
