@@ -56,13 +56,17 @@ def annotate_cli(
         False, "--overwrite", help="Replace another run's annotations in OUTPUT_DIR."
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", help="Run on Ray: auto, a cluster address, or local (needs .[ray])."
+    ),
+    ray_actors: int = typer.Option(2, "--ray-actors", help="Ray: teacher actors in the pool."),
+    ray_cpus: float = typer.Option(1.0, "--ray-cpus", help="Ray: CPUs per actor."),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", help="Ray: GPUs per actor."),
 ) -> None:
     """Run the teacher's NER (eval mode, no gold labels) on INPUT and store its probabilities."""
     from wasabi import msg
 
-    from ..distill.annotate import annotate
-
-    info = annotate(
+    common = dict(
         teacher_path=teacher,
         input_path=input_path,
         output_dir=output_dir,
@@ -71,10 +75,21 @@ def annotate_cli(
         batch_size=batch_size,
         max_docs=max_docs,
         component=component,
-        gpu_id=gpu_id,
-        part=_parse_part(part),
         overwrite=overwrite,
     )
+    if ray is not None:
+        from ..distill.annotate_ray import annotate_on_ray
+
+        if part is not None:
+            raise ValueError("--part and --ray do not go together: Ray shares out the shards.")
+        info = annotate_on_ray(
+            address=ray, actors=ray_actors, cpus_per_actor=ray_cpus, gpus_per_actor=ray_gpus,
+            **common,
+        )  # fmt: skip
+    else:
+        from ..distill.annotate import annotate
+
+        info = annotate(gpu_id=gpu_id, part=_parse_part(part), **common)
     rows = [
         ("docs", info["n_docs"]),
         ("shards", info["n_shards"]),

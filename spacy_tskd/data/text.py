@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from ..util import PathLike
 
@@ -34,17 +34,33 @@ class TextScan:
     sha256: str
 
 
-def iter_lines(path: PathLike) -> Iterator[Tuple[int, str]]:
+def iter_lines(path: PathLike, start: int = 0) -> Iterator[Tuple[int, str]]:
     """Yield ``(line_number, text)`` for every non-blank line, stripped, lazily.
 
     path (PathLike): A UTF-8 text file.
+    start (int): Byte offset of a line to begin at (from :func:`doc_offsets`); line
+        numbers then count from it.
     YIELDS (Tuple[int, str]): The 1-based line number and the stripped text.
     RAISES (FileNotFoundError): If ``path`` is not a file.
     RAISES (ValueError): At the first line that is not valid UTF-8.
     """
-    for number, text, _ in _read(path, hash_bytes=False):
+    for number, text, _ in _read(path, hash_bytes=False, start=start):
         if text:
             yield number, text
+
+
+def doc_offsets(path: PathLike, every: int) -> List[int]:
+    """Byte offsets of docs 0, every, 2 * every, ... (docs: non-blank lines), so that
+    a reader can start at a shard without reading the lines before it."""
+    offsets, n_docs, position = [], 0, 0
+    with open(path, "rb") as f:
+        for raw in f:
+            if raw.strip() and raw.strip() != b"\xef\xbb\xbf":
+                if n_docs % every == 0:
+                    offsets.append(position)
+                n_docs += 1
+            position += len(raw)
+    return offsets
 
 
 def scan_text(path: PathLike) -> TextScan:
@@ -84,13 +100,17 @@ def read_text(
             yield number, tokenizer(text)
 
 
-def _read(path: PathLike, *, hash_bytes: bool) -> Iterator[Tuple[int, str, Optional[bytes]]]:
+def _read(
+    path: PathLike, *, hash_bytes: bool, start: int = 0
+) -> Iterator[Tuple[int, str, Optional[bytes]]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Text file not found: {path}")
     with open(path, "rb") as f:
+        f.seek(start)
         for number, raw in enumerate(f, start=1):
-            line = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
+            bom = number == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf")
+            line = raw[3:] if bom else raw
             try:
                 text = line.decode("utf8")
             except UnicodeDecodeError as err:
@@ -102,4 +122,4 @@ def _read(path: PathLike, *, hash_bytes: bool) -> Iterator[Tuple[int, str, Optio
             yield number, text.strip(), (raw if hash_bytes else None)
 
 
-__all__ = ["TextScan", "iter_lines", "read_text", "scan_text"]
+__all__ = ["TextScan", "doc_offsets", "iter_lines", "read_text", "scan_text"]

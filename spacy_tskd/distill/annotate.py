@@ -23,7 +23,7 @@ import itertools
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -79,44 +79,15 @@ def annotate(
     """
     from tqdm import tqdm
 
-    from .. import __version__
-
-    input_path, output_dir = Path(input_path), Path(output_dir)
-    if shard_size < 1 or batch_size < 1 or max_docs < 0:
-        raise ValueError(
-            f"shard_size and batch_size must be at least 1 and max_docs at least 0, got "
-            f"{shard_size}, {batch_size} and {max_docs}."
-        )
     part_index, part_count = _check_part(part)
-    if not input_path.is_file():
-        raise FileNotFoundError(f"Input file not found: {input_path}")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"Output {output_dir} is a file: give a directory name.")
-    nlp, pipe, labels, weights_path = load_teacher(
-        teacher_path=teacher_path, component=component, gpu_id=gpu_id
-    )
     start_time = time.perf_counter()
-    source = _Input(input_path, nlp, lang)
-    n_docs = min(source.n_docs, max_docs) if max_docs else source.n_docs
-    if n_docs == 0:
-        raise ValueError(f"{input_path} contains no docs (every line is blank).")
-    n_shards = -(-n_docs // shard_size)
-    meta = {
-        "format": FORMAT,
-        "teacher": {
-            "path": str(Path(teacher_path).resolve()),
-            "component": component,
-            "lang": nlp.lang,
-            "weights_sha256": sha256_file(weights_path),
-        },
-        "labels": list(labels),
-        "input": source.identity,
-        "max_docs": max_docs,
-        "shard_size": shard_size,
-        "n_shards": n_shards,
-        "spacy_tskd_version": __version__,
-    }
-    _start_or_resume(output_dir, meta, overwrite=overwrite)
+    nlp, pipe, labels, source, meta = start_run(
+        teacher_path=teacher_path, input_path=input_path, output_dir=output_dir, lang=lang,
+        shard_size=shard_size, batch_size=batch_size, max_docs=max_docs, component=component,
+        gpu_id=gpu_id, overwrite=overwrite,
+    )  # fmt: skip
+    input_path, output_dir = Path(input_path), Path(output_dir)
+    n_docs, n_shards = meta["n_docs"], meta["n_shards"]
     mine = [i for i in range(n_shards) if i % part_count == part_index]
     done = {i for i in mine if finished_shard(output_dir, i) is not None}
     written: List[int] = []
@@ -129,25 +100,15 @@ def annotate(
                 n_read = sum(1 for _ in chunk)  # skip: only reads past the docs
                 bar.update(n_read)
             else:
-                shard_start = time.perf_counter()
-                docs = [unannotated(d, nlp.vocab) for d in chunk]
-                n_read = len(docs)
-                probs = predict_probs(
-                    pipe, docs, batch_size=batch_size, component=component,
-                    first_index=index * shard_size, on_batch=bar.update,
+                docs = annotate_shard(
+                    pipe, chunk, index=index, meta=meta, output_dir=output_dir,
+                    batch_size=batch_size, on_batch=bar.update, write=False,
                 )  # fmt: skip
-                for doc, p in zip(docs, probs):
-                    set_doc_probs(doc, p, teacher_id(meta))
-                info = {
-                    "doc_start": index * shard_size,
-                    "doc_end": index * shard_size + n_read,
-                    "n_tokens": sum(len(d) for d in docs),
-                    "seconds": round(time.perf_counter() - shard_start, 3),
-                }
+                n_read = len(docs)
                 if n_read == size:
-                    write_shard(output_dir, index, docs, info)
+                    write_shard(output_dir, index, docs, docs.info)  # type: ignore[attr-defined]
                     written.append(index)
-                del docs, probs  # one shard in memory at a time
+                del docs  # one shard in memory at a time
             if n_read != size:
                 raise ValueError(
                     f"{input_path} changed while it was annotated: shard {index} expected "
@@ -166,6 +127,101 @@ def annotate(
         "complete": index is not None,
         "seconds": round(time.perf_counter() - start_time, 3),
     }
+
+
+def start_run(
+    *,
+    teacher_path: PathLike,
+    input_path: PathLike,
+    output_dir: PathLike,
+    lang: Optional[str],
+    shard_size: int,
+    batch_size: int,
+    max_docs: int,
+    component: str,
+    gpu_id: int,
+    overwrite: bool,
+) -> Tuple[Any, Any, Tuple[str, ...], _Input, Dict[str, Any]]:
+    """Check the settings, load the teacher, read the input's identity and start (or
+    resume) the directory: writes ``meta.json``. Returns the pipeline, its component,
+    labels, the input and the meta (with ``n_docs`` and ``n_shards``)."""
+    from .. import __version__
+
+    input_path, output_dir = Path(input_path), Path(output_dir)
+    if shard_size < 1 or batch_size < 1 or max_docs < 0:
+        raise ValueError(
+            f"shard_size and batch_size must be at least 1 and max_docs at least 0, got "
+            f"{shard_size}, {batch_size} and {max_docs}."
+        )
+    if not input_path.is_file():
+        raise FileNotFoundError(f"Input file not found: {input_path}")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"Output {output_dir} is a file: give a directory name.")
+    nlp, pipe, labels, weights_path = load_teacher(
+        teacher_path=teacher_path, component=component, gpu_id=gpu_id
+    )
+    source = _Input(input_path, nlp, lang)
+    n_docs = min(source.n_docs, max_docs) if max_docs else source.n_docs
+    if n_docs == 0:
+        raise ValueError(f"{input_path} contains no docs (every line is blank).")
+    meta = {
+        "format": FORMAT,
+        "teacher": {
+            "path": str(Path(teacher_path).resolve()),
+            "component": component,
+            "lang": nlp.lang,
+            "weights_sha256": sha256_file(weights_path),
+        },
+        "labels": list(labels),
+        "input": source.identity,
+        "max_docs": max_docs,
+        "shard_size": shard_size,
+        "n_shards": -(-n_docs // shard_size),
+        "spacy_tskd_version": __version__,
+    }
+    _start_or_resume(output_dir, meta, overwrite=overwrite)
+    return nlp, pipe, labels, source, {**meta, "n_docs": n_docs}
+
+
+class _ShardDocs(list):
+    """A shard's annotated docs and its ``info`` (doc range, tokens, seconds)."""
+
+    info: Dict[str, Any]
+
+
+def annotate_shard(
+    pipe: Any,
+    docs: Iterable[Any],
+    *,
+    index: int,
+    meta: Dict[str, Any],
+    output_dir: Path,
+    batch_size: int,
+    on_batch: Optional[Callable[[int], Any]] = None,
+    write: bool = True,
+) -> List[Any]:
+    """Annotate the docs of shard ``index`` (copies without annotations) and, with
+    ``write``, store them: the one code path of every annotator (one process, parts,
+    Ray actors), so that they all write the same shards."""
+    start = time.perf_counter()
+    vocab = pipe.vocab
+    out = _ShardDocs(unannotated(d, vocab) for d in docs)
+    probs = predict_probs(
+        pipe, out, batch_size=batch_size, component=meta["teacher"]["component"],
+        first_index=index * meta["shard_size"], on_batch=on_batch,
+    )  # fmt: skip
+    for doc, p in zip(out, probs):
+        set_doc_probs(doc, p, teacher_id(meta))
+    first = index * meta["shard_size"]
+    out.info = {
+        "doc_start": first,
+        "doc_end": first + len(out),
+        "n_tokens": sum(len(d) for d in out),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    if write:
+        write_shard(output_dir, index, out, out.info)
+    return out
 
 
 class _Input:
