@@ -115,15 +115,22 @@ def annotate(
                     f"{size} docs but the input ended after {index * shard_size + n_read}. "
                     "Rerun the same command."
                 )
-    index = _write_index(output_dir, meta)
+    return finish_run(output_dir, meta, written=written, skipped=done, start_time=start_time)
+
+
+def finish_run(
+    output_dir: Path, meta: Dict[str, Any], *, written: List[int], skipped: Any, start_time: float
+) -> Dict[str, Any]:
+    """Write ``index.json`` if every shard is finished; the result of an annotate run."""
+    index = _write_index(output_dir, {k: v for k, v in meta.items() if k != "n_docs"})
     return {
         "output_dir": str(output_dir),
-        "n_docs": n_docs,
+        "n_docs": meta["n_docs"],
         "n_tokens": None if index is None else index["n_tokens"],
-        "n_shards": n_shards,
-        "labels": list(labels),
-        "written": written,
-        "skipped": sorted(done),
+        "n_shards": meta["n_shards"],
+        "labels": list(meta["labels"]),
+        "written": sorted(written),
+        "skipped": sorted(skipped),
         "complete": index is not None,
         "seconds": round(time.perf_counter() - start_time, 3),
     }

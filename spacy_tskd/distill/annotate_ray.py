@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..util import PathLike
-from .annotate import _write_index, annotate_shard, load_teacher, start_run
+from .annotate import annotate_shard, finish_run, load_teacher, start_run
 from .annotations import finished_shard
 
 
@@ -109,7 +109,7 @@ def annotate_on_ray(
     from ..data.text import doc_offsets
 
     start_time = time.perf_counter()
-    _, _, labels, source, meta = start_run(
+    _, _, _, source, meta = start_run(
         teacher_path=teacher_path, input_path=input_path, output_dir=output_dir, lang=lang,
         shard_size=shard_size, batch_size=batch_size, max_docs=max_docs, component=component,
         gpu_id=-1, overwrite=overwrite,
@@ -148,18 +148,7 @@ def annotate_on_ray(
             for row in ds.iter_rows():
                 written.append(int(row["index"]))
                 bar.update(1)
-    index = _write_index(output_dir, {k: v for k, v in meta.items() if k != "n_docs"})
-    return {
-        "output_dir": str(output_dir),
-        "n_docs": n_docs,
-        "n_tokens": None if index is None else index["n_tokens"],
-        "n_shards": n_shards,
-        "labels": list(labels),
-        "written": sorted(written),
-        "skipped": done,
-        "complete": index is not None,
-        "seconds": round(time.perf_counter() - start_time, 3),
-    }
+    return finish_run(output_dir, meta, written=written, skipped=done, start_time=start_time)
 
 
 __all__ = ["ShardAnnotator", "annotate_on_ray"]
