@@ -98,8 +98,8 @@ def _gold(tmp_path):
 def test_recipe_and_cli(teacher_dir, text_path, tiny_encoder_dir, tmp_path):
     assert load_rounds_recipe(CONFIGS / "rounds.cfg", rounds=3) == {
         "rounds": 3,
-        "denoise": True,
-        "start": "plain",
+        "denoise": False,
+        "start": "previous",
     }
     args = ["rounds", str(teacher_dir), str(text_path), str(tmp_path / "r"), "--rounds", "1"]
     args += ["--no-denoise", "--test", str(_gold(tmp_path))]
