@@ -106,7 +106,7 @@ def annotate(
                 )  # fmt: skip
                 n_read = len(docs)
                 if n_read == size:
-                    write_shard(output_dir, index, docs, docs.info)  # type: ignore[attr-defined]
+                    write_shard(output_dir, index, docs, docs.info)
                     written.append(index)
                 del docs  # one shard in memory at a time
             if n_read != size:
@@ -206,7 +206,7 @@ def annotate_shard(
     batch_size: int,
     on_batch: Optional[Callable[[int], Any]] = None,
     write: bool = True,
-) -> List[Any]:
+) -> _ShardDocs:
     """Annotate the docs of shard ``index`` (copies without annotations) and, with
     ``write``, store them: the one code path of every annotator (one process, parts,
     Ray actors), so that they all write the same shards."""

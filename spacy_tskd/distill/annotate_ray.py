@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional
 
 from ..util import PathLike
 from .annotate import annotate_shard, finish_run, load_teacher, start_run
-from .annotations import finished_shard
+from .annotations import finished_shard, write_shard
 
 
 class ShardAnnotator:
@@ -61,13 +61,14 @@ class ShardAnnotator:
             docs = annotate_shard(
                 self.pipe, self._docs(int(start), int(end), int(offset)), index=int(index),
                 meta=self.meta, output_dir=self.output_dir, batch_size=self.batch_size,
-                write=len(range(int(start), int(end))) > 0,
+                write=False,
             )  # fmt: skip
             if len(docs) != int(end) - int(start):
                 raise ValueError(
                     f"{self.input_path} changed while it was annotated: shard {index} expected "
                     f"{int(end) - int(start)} docs, read {len(docs)}. Rerun the same command."
                 )
+            write_shard(self.output_dir, int(index), docs, docs.info)
             out["index"].append(int(index))
             out["n_docs"].append(len(docs))
         return out
@@ -128,13 +129,12 @@ def annotate_on_ray(
     if rows:
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address)
-        meta_for_actors = {k: v for k, v in meta.items() if k != "n_docs"}
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             ShardAnnotator,
             fn_constructor_kwargs={
                 "teacher_path": str(Path(teacher_path).resolve()),
                 "input_path": str(Path(input_path).resolve()),
-                "meta": meta_for_actors,
+                "meta": meta,
                 "output_dir": str(output_dir.resolve()),
                 "batch_size": batch_size,
                 "gpu_id": 0 if gpus_per_actor > 0 else -1,
