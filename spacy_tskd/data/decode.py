@@ -67,6 +67,11 @@ def viterbi_indices(probs: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     if len(p) == 0:
         return np.zeros(0, dtype=np.int64)
     start, allowed = bio_constraints(labels)
+    greedy = p.argmax(axis=1)
+    if start[greedy[0]] and allowed[greedy[:-1], greedy[1:]].all():
+        # the transitions only forbid, so a valid argmax path is the best path (most
+        # sentences: this skips the loop below, a fifth of a CNN student's time)
+        return greedy
     logp = np.log(np.maximum(p, 1e-30))
     trans = np.where(allowed, 0.0, -np.inf)
     score = np.where(start, logp[0], -np.inf)
