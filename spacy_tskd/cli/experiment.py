@@ -51,6 +51,11 @@ def reproduce_cli(
         None, help="argmax (the paper) or viterbi, for every system. " + FROM_CONFIG
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g"),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", help="Run independent cells as Ray tasks: auto, an address or local."
+    ),
+    ray_cpus: float = typer.Option(1.0, "--ray-cpus", help="Ray: CPUs per task."),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", help="Ray: GPUs per task."),
 ):
     """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source
     MT-avg/MT-sim/TS-avg/TS-sim/TS-cosine/TS-l2 (leave-one-out), per seed, one
@@ -79,6 +84,22 @@ def reproduce_cli(
         decode=decode,
         gpu_id=gpu_id,
     )
+    if ray is not None:
+        from ..experiments.grid_ray import run_reproduce_on_ray
+
+        report = run_reproduce_on_ray(
+            address=ray, out_dir=out_dir, results_dir=results, settings=settings,
+            cpus_per_task=ray_cpus, gpus_per_task=ray_gpus,
+        )  # fmt: skip
+        typer.echo(
+            f"{len(report['done'])} results computed, {len(report['skipped'])} kept, "
+            f"{len(report['failed'])} failed"
+        )
+        for name, error in report["failed"].items():
+            typer.echo(f"failed: {name}: {error}")
+        if report["failed"]:
+            raise typer.Exit(code=1)
+        return
     done = run_reproduce(out_dir=out_dir, results_dir=results, settings=settings)
     for r in done:
         typer.echo(

@@ -41,7 +41,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..resumable import Step
 from ..util import PathLike, atomic_write_text
@@ -125,11 +125,7 @@ def run_reproduce(
     check_settings(s)
     study = _Study(Path(out_dir), s)
     results = Path(results_dir)
-    plan = []
-    for seed in s.seeds:
-        for exp in study.experiments(int(seed)):
-            path = results / f"{exp.name}.json"
-            plan.append((exp, path, *_result_status(path, exp.config_sha256)))
+    plan = plan_results(study, s, results)
     todo = [p for p in plan if p[2] != "ok"]
     print(f"{len(plan)} results selected, {len(todo)} to compute, in {results}")
     if any(e.setting == "single" and e.system == "TS" for e, *_ in todo):
@@ -152,6 +148,16 @@ def run_reproduce(
         )
         out.append(result)
     return out
+
+
+def plan_results(study: _Study, s: ReproduceSettings, results: Path) -> List[Tuple]:
+    """``(experiment, result path, status, why)`` for every selected result, in order."""
+    plan = []
+    for seed in s.seeds:
+        for exp in study.experiments(int(seed)):
+            path = results / f"{exp.name}.json"
+            plan.append((exp, path, *_result_status(path, exp.config_sha256)))
+    return plan
 
 
 class _Study:

@@ -1,0 +1,50 @@
+"""The study's cells as Ray tasks on a local 2-CPU cluster that the test starts and
+stops (skipped without the ``ray`` extra): dependencies respected, results written
+atomically and skipped on a rerun, a failed cell reported while the others finish."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("ray")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from spacy_tskd.cli import app  # noqa: E402
+
+from conftest import TRAIN_SENTS, write_conll  # noqa: E402
+
+
+def test_study_on_ray(tiny_encoder_dir, tmp_path):
+    import ray
+
+    for lang in ("en", "es", "nl"):
+        (tmp_path / "data" / "conll" / lang).mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            write_conll(tmp_path / "data" / "conll" / lang / f"{split}.txt", TRAIN_SENTS * 2)
+    # nl's test set is broken: its cells fail, es's finish
+    (tmp_path / "data" / "conll" / "nl" / "test.txt").write_text("Anna\nB-PER\n", encoding="utf8")
+    args = ["experiment", "reproduce", str(tmp_path / "out"), "--results", str(tmp_path / "r")]
+    args += ["--data-dir", str(tmp_path / "data"), "--encoder", str(tiny_encoder_dir)]
+    args += ["--languages", "en,es,nl", "--targets", "es,nl", "--seeds", "0", "--only"]
+    args += ["single", "--systems", "MT,HL", "--teacher-epochs", "1", "--student-epochs", "1"]
+    args += ["--ray", "auto"]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        first = CliRunner().invoke(app, args)
+        again = CliRunner().invoke(app, args)
+    finally:
+        ray.shutdown()
+    assert first.exit_code == 1, first.output
+    assert "2 results computed, 0 kept, 2 failed" in first.output
+    assert "failed: single-MT-en-nl-seed0:" in first.output and "test.txt" in first.output
+    for system in ("MT", "HL"):
+        result = json.loads((tmp_path / "r" / f"single-{system}-en-es-seed0.json").read_text())
+        assert result["system"] == system and 0.0 <= result["scores"]["ents_f"] <= 1.0
+    assert not (tmp_path / "r" / "single-MT-en-nl-seed0.json").exists()
+    # the teacher ran once for both cells and both targets: one line in the step log
+    log = (tmp_path / "out" / "steps.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["step"].startswith("teacher en") for line in log) == 1
+    assert "0 results computed, 2 kept, 2 failed" in again.output
