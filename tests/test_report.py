@@ -310,3 +310,16 @@ def test_report_cli(results, tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--output", str(out)])
     assert result.exit_code == 1
     assert "Results directory not found" in result.output
+
+
+def test_report_keeps_hand_written_sections(results, tmp_path):
+    out = tmp_path / "results.md"
+    with pytest.warns(UserWarning):
+        text = write_report(results_dir=results, output=out, command="c")
+    hand = "## A run by hand\n\nWritten by hand: 1.23 F1.\n\n| a | b |\n|---|---|\n"
+    out.write_text(text.replace("## Single-source transfer", hand + "\n## Single-source transfer"))
+    with pytest.warns(UserWarning):
+        again = write_report(results_dir=results, output=out, command="c")
+    assert again.count("Written by hand: 1.23 F1.") == 1 and "| a | b |" in again
+    assert again.count("## Single-source transfer") == 1
+    assert again.index("## A run by hand") < again.index("## Single-source transfer")

@@ -8,6 +8,7 @@ says which command made it, with PNG charts beside it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import statistics
 from pathlib import Path
@@ -91,6 +92,7 @@ def write_report(
         f"`{NO_PAPER}` marks rows whose paper numbers were not at hand.",
         "",
     ]
+    lines += hand_written_sections(output)
     for spec in TABLES:
         lines += _table_section(spec, groups, figure)
     lines += _per_type_section(groups)
@@ -108,6 +110,23 @@ def write_report(
 
 
 # ---------------------------------------------------------------- reading
+
+HAND_WRITTEN = "Written by hand"
+
+
+def hand_written_sections(path: PathLike) -> List[str]:
+    """The ``## `` sections of an earlier report at ``path`` whose text starts with
+    "Written by hand": kept, in order, when the report is written again."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    kept: List[str] = []
+    sections = re.split(r"(?m)^(?=## )", path.read_text(encoding="utf8"))
+    for section in sections[1:]:
+        body = section.split("\n", 1)[1].lstrip("\n") if "\n" in section else ""
+        if body.startswith(HAND_WRITTEN):
+            kept += section.rstrip("\n").split("\n") + [""]
+    return kept
 
 
 # ---------------------------------------------------------------- formatting
