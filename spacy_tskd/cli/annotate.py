@@ -57,7 +57,9 @@ def annotate_cli(
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
     ray: Optional[str] = typer.Option(
-        None, "--ray", help="Run on Ray: auto, a cluster address, or local (needs .[ray])."
+        None,
+        "--ray",
+        help="Run on Ray: auto, a cluster address, or local (needs the extra: spacy-tskd\\[ray]).",
     ),
     ray_actors: int = typer.Option(2, "--ray-actors", help="Ray: teacher actors in the pool."),
     ray_cpus: float = typer.Option(1.0, "--ray-cpus", help="Ray: CPUs per actor."),

@@ -81,7 +81,7 @@ def annotate(
 
     part_index, part_count = _check_part(part)
     start_time = time.perf_counter()
-    nlp, pipe, labels, source, meta = start_run(
+    pipe, source, meta = start_run(
         teacher_path=teacher_path, input_path=input_path, output_dir=output_dir, lang=lang,
         shard_size=shard_size, batch_size=batch_size, max_docs=max_docs, component=component,
         gpu_id=gpu_id, overwrite=overwrite,
@@ -148,10 +148,10 @@ def start_run(
     component: str,
     gpu_id: int,
     overwrite: bool,
-) -> Tuple[Any, Any, Tuple[str, ...], _Input, Dict[str, Any]]:
+) -> Tuple[Any, _Input, Dict[str, Any]]:
     """Check the settings, load the teacher, read the input's identity and start (or
-    resume) the directory: writes ``meta.json``. Returns the pipeline, its component,
-    labels, the input and the meta (with ``n_docs`` and ``n_shards``)."""
+    resume) the directory: writes ``meta.json``. Returns the teacher's component, the
+    input and the meta (with the labels, ``n_docs`` and ``n_shards``)."""
     from .. import __version__
 
     input_path, output_dir = Path(input_path), Path(output_dir)
@@ -187,7 +187,7 @@ def start_run(
         "spacy_tskd_version": __version__,
     }
     _start_or_resume(output_dir, meta, overwrite=overwrite)
-    return nlp, pipe, labels, source, {**meta, "n_docs": n_docs}
+    return pipe, source, {**meta, "n_docs": n_docs}
 
 
 class _ShardDocs(list):

@@ -110,7 +110,7 @@ def annotate_on_ray(
     from ..data.text import doc_offsets
 
     start_time = time.perf_counter()
-    _, _, _, source, meta = start_run(
+    _, source, meta = start_run(
         teacher_path=teacher_path, input_path=input_path, output_dir=output_dir, lang=lang,
         shard_size=shard_size, batch_size=batch_size, max_docs=max_docs, component=component,
         gpu_id=-1, overwrite=overwrite,
@@ -140,7 +140,7 @@ def annotate_on_ray(
                 "gpu_id": 0 if gpus_per_actor > 0 else -1,
             },
             batch_size=1,
-            concurrency=max(1, min(actors, len(rows))),
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(actors, len(rows)))),
             num_cpus=cpus_per_actor,
             num_gpus=gpus_per_actor,
         )
