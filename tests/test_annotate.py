@@ -383,6 +383,15 @@ def test_bad_inputs(teacher_dir, docs_path, tmp_path):
     assert not (tmp_path / "o").exists()  # no partial output
 
 
+def test_read_teacher_reads_the_identity_without_the_model(teacher_dir):
+    from spacy_tskd.distill.annotate import load_teacher, read_teacher
+
+    nlp, pipe, labels, weights = load_teacher(teacher_path=teacher_dir)
+    assert read_teacher(teacher_dir, "tskd_ner") == (nlp.lang, labels, weights)
+    with pytest.raises(ValueError, match=r"no component 'ner'.*\['tskd_ner'\]"):
+        read_teacher(teacher_dir, "ner")
+
+
 def test_a_line_of_ten_thousand_words_is_annotated_in_windows(teacher_dir, tmp_path):
     text = tmp_path / "long.txt"
     words = ["Anna", "visited", "Paris", "today", "."] * 2000

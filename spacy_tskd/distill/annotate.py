@@ -148,10 +148,12 @@ def start_run(
     component: str,
     gpu_id: int,
     overwrite: bool,
+    load_model: bool = True,
 ) -> Tuple[Any, _Input, Dict[str, Any]]:
     """Check the settings, load the teacher, read the input's identity and start (or
-    resume) the directory: writes ``meta.json``. Returns the teacher's component, the
-    input and the meta (with the labels, ``n_docs`` and ``n_shards``)."""
+    resume) the directory: writes ``meta.json``. Returns the teacher's component (None
+    with ``load_model=False``: a driver that only plans reads the teacher's identity from
+    its files), the input and the meta (with the labels, ``n_docs`` and ``n_shards``)."""
     from .. import __version__
 
     input_path, output_dir = Path(input_path), Path(output_dir)
@@ -164,10 +166,15 @@ def start_run(
         raise FileNotFoundError(f"Input file not found: {input_path}")
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"Output {output_dir} is a file: give a directory name.")
-    nlp, pipe, labels, weights_path = load_teacher(
-        teacher_path=teacher_path, component=component, gpu_id=gpu_id
-    )
-    source = _Input(input_path, nlp, lang)
+    if load_model:
+        nlp, pipe, labels, weights_path = load_teacher(
+            teacher_path=teacher_path, component=component, gpu_id=gpu_id
+        )
+        teacher_lang, vocab = nlp.lang, nlp.vocab
+    else:
+        pipe, vocab = None, None
+        teacher_lang, labels, weights_path = read_teacher(teacher_path, component)
+    source = _Input(input_path, vocab, lang or teacher_lang)
     n_docs = min(source.n_docs, max_docs) if max_docs else source.n_docs
     if n_docs == 0:
         raise ValueError(f"{input_path} contains no docs (every line is blank).")
@@ -176,7 +183,7 @@ def start_run(
         "teacher": {
             "path": str(Path(teacher_path).resolve()),
             "component": component,
-            "lang": nlp.lang,
+            "lang": teacher_lang,
             "weights_sha256": sha256_file(weights_path),
         },
         "labels": list(labels),
@@ -234,8 +241,8 @@ def annotate_shard(
 class _Input:
     """The docs of a DocBin or a plain-text file, read lazily, and their identity."""
 
-    def __init__(self, path: Path, nlp: Any, lang: Optional[str]) -> None:
-        self.path, self.vocab = path, nlp.vocab
+    def __init__(self, path: Path, vocab: Any, lang: str) -> None:
+        self.path, self.vocab = path, vocab
         self.is_docbin = path.suffix == ".spacy"
         if self.is_docbin:
             from spacy.tokens import DocBin
@@ -249,7 +256,7 @@ class _Input:
             from ..data.text import scan_text
 
             scan = scan_text(path)  # one pass: counts docs, hashes, checks UTF-8
-            self.n_docs, digest, self.lang = scan.n_docs, scan.sha256, lang or nlp.lang
+            self.n_docs, digest, self.lang = scan.n_docs, scan.sha256, lang
         self.identity = {
             "path": str(path.resolve()),
             "sha256": digest,
@@ -315,6 +322,44 @@ def _write_index(output_dir: Path, meta: Dict[str, Any]) -> Optional[Dict[str, A
     }
     atomic_write_text(output_dir / "index.json", json.dumps(index, indent=1) + "\n")
     return index
+
+
+def read_teacher(teacher_path: PathLike, component: str) -> Tuple[str, Tuple[str, ...], Path]:
+    """A saved teacher's language, labels and weights file, read from its files without
+    loading the model (the Ray driver plans a run this way; its actors load the model).
+
+    RAISES (FileNotFoundError): If the pipeline or its weights file is missing.
+    RAISES (ValueError): If ``component`` is not in the pipeline or has no labels.
+    """
+    from spacy.util import load_config
+
+    teacher_path = Path(teacher_path)
+    check_pipeline_dir(teacher_path, "Teacher pipeline")
+    config = load_config(teacher_path / "config.cfg")
+    pipe_names = list(config["nlp"]["pipeline"])
+    if component not in pipe_names:
+        raise ValueError(
+            f"The teacher pipeline {teacher_path} has no component {component!r}; "
+            f"its components are {pipe_names}. Use --component."
+        )
+    cfg_path = teacher_path / component / "cfg"
+    labels = (
+        json.loads(cfg_path.read_text(encoding="utf8")).get("labels")
+        if cfg_path.is_file()
+        else None
+    )
+    if not labels:
+        raise ValueError(
+            f"Component {component!r} of {teacher_path} has no labels in {cfg_path}: "
+            "a teacher is a trained tskd_ner component."
+        )
+    weights_path = teacher_path / component / "model"
+    if not weights_path.is_file():
+        raise FileNotFoundError(
+            f"The teacher's weights file {weights_path} is missing: save the teacher "
+            "pipeline with nlp.to_disk."
+        )
+    return config["nlp"]["lang"], tuple(labels), weights_path
 
 
 def load_teacher(

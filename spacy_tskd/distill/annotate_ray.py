@@ -113,7 +113,7 @@ def annotate_on_ray(
     _, source, meta = start_run(
         teacher_path=teacher_path, input_path=input_path, output_dir=output_dir, lang=lang,
         shard_size=shard_size, batch_size=batch_size, max_docs=max_docs, component=component,
-        gpu_id=-1, overwrite=overwrite,
+        gpu_id=-1, overwrite=overwrite, load_model=False,
     )  # fmt: skip
     output_dir = Path(output_dir)
     n_docs, n_shards = meta["n_docs"], meta["n_shards"]
