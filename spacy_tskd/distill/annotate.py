@@ -324,6 +324,25 @@ def _write_index(output_dir: Path, meta: Dict[str, Any]) -> Optional[Dict[str, A
     return index
 
 
+def _check_component(teacher_path: Path, component: str, pipe_names: List[str]) -> None:
+    if component not in pipe_names:
+        raise ValueError(
+            f"The teacher pipeline {teacher_path} has no component {component!r}; "
+            f"its components are {pipe_names}. Use --component."
+        )
+
+
+def _weights_file(teacher_path: Path, component: str) -> Path:
+    """The component's weights file (hashed into the annotations' meta)."""
+    weights_path = teacher_path / component / "model"
+    if not weights_path.is_file():
+        raise FileNotFoundError(
+            f"The teacher's weights file {weights_path} is missing: save the teacher "
+            "pipeline with nlp.to_disk."
+        )
+    return weights_path
+
+
 def read_teacher(teacher_path: PathLike, component: str) -> Tuple[str, Tuple[str, ...], Path]:
     """A saved teacher's language, labels and weights file, read from its files without
     loading the model (the Ray driver plans a run this way; its actors load the model).
@@ -336,12 +355,7 @@ def read_teacher(teacher_path: PathLike, component: str) -> Tuple[str, Tuple[str
     teacher_path = Path(teacher_path)
     check_pipeline_dir(teacher_path, "Teacher pipeline")
     config = load_config(teacher_path / "config.cfg")
-    pipe_names = list(config["nlp"]["pipeline"])
-    if component not in pipe_names:
-        raise ValueError(
-            f"The teacher pipeline {teacher_path} has no component {component!r}; "
-            f"its components are {pipe_names}. Use --component."
-        )
+    _check_component(teacher_path, component, list(config["nlp"]["pipeline"]))
     cfg_path = teacher_path / component / "cfg"
     labels = (
         json.loads(cfg_path.read_text(encoding="utf8")).get("labels")
@@ -353,12 +367,7 @@ def read_teacher(teacher_path: PathLike, component: str) -> Tuple[str, Tuple[str
             f"Component {component!r} of {teacher_path} has no labels in {cfg_path}: "
             "a teacher is a trained tskd_ner component."
         )
-    weights_path = teacher_path / component / "model"
-    if not weights_path.is_file():
-        raise FileNotFoundError(
-            f"The teacher's weights file {weights_path} is missing: save the teacher "
-            "pipeline with nlp.to_disk."
-        )
+    weights_path = _weights_file(teacher_path, component)
     return config["nlp"]["lang"], tuple(labels), weights_path
 
 
@@ -378,11 +387,7 @@ def load_teacher(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(teacher_path)
-    if component not in nlp.pipe_names:
-        raise ValueError(
-            f"The teacher pipeline {teacher_path} has no component {component!r}; "
-            f"its components are {nlp.pipe_names}. Use --component."
-        )
+    _check_component(teacher_path, component, nlp.pipe_names)
     pipe = nlp.get_pipe(component)
     if not hasattr(pipe, "predict") or not hasattr(pipe, "labels"):
         raise ValueError(
@@ -392,12 +397,7 @@ def load_teacher(
     labels = tuple(pipe.labels)
     if not labels:
         raise ValueError(f"Component {component!r} of {teacher_path} has no labels (untrained?).")
-    weights_path = teacher_path / component / "model"
-    if not weights_path.is_file():
-        raise FileNotFoundError(
-            f"The teacher's weights file {weights_path} is missing: save the teacher "
-            "pipeline with nlp.to_disk."
-        )
+    weights_path = _weights_file(teacher_path, component)
     return nlp, pipe, labels, weights_path
 
 
