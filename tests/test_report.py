@@ -312,6 +312,36 @@ def test_report_cli(results, tmp_path):
     assert "Results directory not found" in result.output
 
 
+def test_report_recipes_are_rows_of_their_own(results, tmp_path):
+    # a later run with another teacher recipe, in another folder: never averaged in
+    later = tmp_path / "results-later"
+    for target, f in (("es", 0.70), ("nl", 0.74)):
+        data = _result("single", "MT", target, 0, f)
+        data["settings"] = {"teacher_epochs": 3, "teacher_lr": 0.0002}
+        data["created"] = "2026-02-01T00:00:00Z"
+        data["scores_by_decode"] = {"argmax": {"ents_f": f}, "viterbi": {"ents_f": f + 0.01}}
+        _write(later, f"mt-{target}.json", data)
+    with pytest.warns(UserWarning):
+        text = write_report(results_dir=[later, results], output=tmp_path / "r.md", command="c")
+    assert "9 result files read from `" in text
+    single = _section(text, "## Single-source transfer")
+    rows = [line.split(" | ") for line in single.splitlines() if line.startswith("| ")][1:]
+    # the most recent recipe first; the fixture's results record no recipe
+    assert [r[0] for r in rows] == [
+        "| MT · teacher 3 ep, lr 2e-4",
+        "| MT · recipe not recorded",
+        "| TS · recipe not recorded",
+    ]
+    assert rows[0][1:4] == ["70.00 ± – (1)", "74.00 ± – (1)", "missing"]
+    assert rows[1][1:4] == ["62.00 ± – (1)", "67.00 ± – (1)", "58.00 ± – (1)"]
+    decoders = _section(text, "## Both decoders")
+    assert "| MT · teacher 3 ep, lr 2e-4 | single | en | es | 70.00 ± – (1) | 71.00 ± – (1) |" in (
+        decoders
+    )
+    assert "recipe not recorded" not in decoders  # those results hold one decoder only
+    assert "| single | MT | en | es | teacher 3 ep, lr 2e-4 | 0 |" in text
+
+
 def test_report_keeps_hand_written_sections(results, tmp_path):
     out = tmp_path / "results.md"
     with pytest.warns(UserWarning):

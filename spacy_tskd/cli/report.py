@@ -1,4 +1,4 @@
-"""``python -m spacy_tskd report RESULTS_DIR --output docs/results.md``: the results report."""
+"""``python -m spacy_tskd report RESULTS_DIR... --output docs/results.md``: the results report."""
 
 from pathlib import Path
 from typing import List, Optional
@@ -10,8 +10,10 @@ from ._app import app, command
 
 @command(app, "report")
 def report_cli(
-    results_dir: Path = typer.Argument(
-        ..., help="Folder of result JSON files (searched recursively)."
+    results_dir: List[Path] = typer.Argument(
+        ...,
+        help="Folders of result JSON files (searched recursively); results of different "
+        "teacher recipes become separate rows.",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="The Markdown report to write."),
     plots_dir: Optional[Path] = typer.Option(

@@ -77,10 +77,12 @@ TABLES = (
     TableSpec(
         "similarity",
         "Similarity variants (multi-source students)",
-        "Source weights: avg = uniform; cosine / l2 = cosine similarity / negative L2 "
-        "distance between the target text's mean sentence embedding and each source "
-        "language's; sim = the paper's learned similarity (a model trained to identify "
-        "the source language).",
+        "Source weights: avg = uniform; cosine / l2 = each target sentence's cosine "
+        "similarity / negative L2 distance to each source language's mean sentence "
+        "embedding, softmax with τ = their variance per sentence, averaged over the target "
+        "sentences (Eq. 11; results of the 1-epoch teacher recipe used the target text's "
+        "*mean* embedding instead, see the deviations); sim = the paper's learned "
+        "similarity (a model trained to identify the source language).",
         (
             ("multi", "TS-avg", "TS-avg"),
             ("multi", "TS-cosine", "TS-cosine"),

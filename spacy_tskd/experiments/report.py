@@ -12,7 +12,7 @@ import re
 import shlex
 import statistics
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..util import PathLike, atomic_write_bytes, atomic_write_text
 from .analysis import merge_bins
@@ -33,7 +33,7 @@ from .table import markdown_table
 
 def write_report(
     *,
-    results_dir: PathLike,
+    results_dir: Union[PathLike, Sequence[PathLike]],
     output: PathLike,
     plots_dir: Optional[PathLike] = None,
     command: Optional[str] = None,
@@ -41,22 +41,24 @@ def write_report(
 ) -> str:
     """Write the Markdown report of every result under ``results_dir``, with plots.
 
-    results_dir (PathLike): Folder searched recursively for result ``*.json``.
+    results_dir (Union[PathLike, Sequence[PathLike]]): Folder(s) searched recursively
+        for result ``*.json``. Results of different teacher recipes are separate rows.
     output (PathLike): The Markdown file to write.
     plots_dir (Optional[PathLike]): Where the PNGs go (default: ``output``'s folder).
     command (Optional[str]): The command shown at the top (default: the CLI line).
     made_by (Sequence[str]): Commands that produced the results, shown above it.
     RETURNS (str): The Markdown text.
     """
-    results_dir, output = Path(results_dir), Path(output)
+    dirs = [results_dir] if isinstance(results_dir, (str, Path)) else list(results_dir)
+    output = Path(output)
     plots = Path(plots_dir) if plots_dir is not None else output.parent
     if command is None:
         command = shlex.join(
-            ["python", "-m", "spacy_tskd", "report", str(results_dir), "--output", str(output)]
+            ["python", "-m", "spacy_tskd", "report", *map(str, dirs), "--output", str(output)]
             + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
         )
     command = "\n".join([*made_by, command])
-    groups, n_files, skipped = load_results(results_dir)
+    groups, n_files, skipped = load_results(dirs)
     pngs: Dict[str, bytes] = {}
 
     def figure(name: str, data: bytes) -> str:
@@ -73,7 +75,8 @@ def write_report(
         command,
         "```",
         "",
-        f"{n_files} result files read from `{results_dir}`"
+        f"{n_files} result files read from "
+        + ", ".join(f"`{d}`" for d in dirs)
         + (f" ({len(skipped)} other JSON files skipped: not {RESULT_FORMAT})." if skipped else "."),
         "",
         "Conventions: every cell is entity-level micro F1 in % (seqeval, conlleval mode) as "
@@ -83,7 +86,8 @@ def write_report(
         "the mean of the es, nl and de means, given only when all three exist. Single-source "
         "rows have en as the source; multi-source rows have the other three CoNLL languages "
         "as sources (leave one out). Results with other sources are listed under "
-        '"All results" only.',
+        '"All results" only. Results of different teacher recipes are separate rows, '
+        "labelled with the recipe.",
         "",
         "The column **paper (mBERT)** quotes the F1 published by Wu et al. (ACL 2020) with "
         'multilingual BERT, **a different encoder** from the one used here (see "All '
@@ -98,6 +102,7 @@ def write_report(
     lines += _per_type_section(groups)
     lines += _fig5_section(groups, figure)
     lines += _weights_section(groups)
+    lines += _decoders_section(groups)
     lines += _all_results_section(groups)
     lines += _step_times_section(groups)
     lines += _recipe_section(groups)
@@ -152,8 +157,43 @@ def _expected_sources(setting: str, target: str) -> Tuple[str, ...]:
     return tuple(lang for lang in CONLL_LANGUAGES if lang != target)
 
 
-def _cell(groups: Dict[GroupKey, Group], setting: str, system: str, target: str):
-    return groups.get((setting, system, _expected_sources(setting, target), target))
+def _cell(groups: Dict[GroupKey, Group], setting: str, system: str, target: str, recipe: str):
+    return groups.get((setting, system, _expected_sources(setting, target), target, recipe))
+
+
+def _recipes(groups: Dict[GroupKey, Group]) -> List[str]:
+    """The teacher recipes of the results, the most recently used first."""
+    newest: Dict[str, str] = {}
+    for g in groups.values():
+        for run in g.runs.values():
+            newest[g.key[4]] = max(newest.get(g.key[4], ""), str(run.get("created", "")))
+    return sorted(newest, key=lambda recipe: newest[recipe], reverse=True)
+
+
+def _label(name: str, recipe: str, recipes: Sequence[str]) -> str:
+    """``name``, followed by its recipe when the results hold more than one."""
+    if len(recipes) < 2:
+        return name
+    return f"{name} · {recipe or 'recipe not recorded'}"
+
+
+def _ordered(groups: Dict[GroupKey, Group]) -> List[GroupKey]:
+    recipes = _recipes(groups)
+
+    def key(k: GroupKey):
+        setting, system, sources, target, recipe = k
+        order = SYSTEMS[setting]
+        return (
+            0 if setting == "single" else 1,
+            TARGETS.index(target) if target in TARGETS else len(TARGETS),
+            target,
+            recipes.index(recipe),
+            order.index(system) if system in order else len(order),
+            system,
+            sources,
+        )
+
+    return sorted(groups, key=key)
 
 
 def _paper_cell(setting: str, system: str) -> str:
@@ -169,44 +209,38 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
 
 def _table_section(spec: TableSpec, groups: Dict[GroupKey, Group], figure) -> List[str]:
     head = ["system", *TARGETS, "avg", "paper (mBERT): " + " / ".join(TARGETS)]
-    rows, bars, missing = [], [], []
-    for setting, system, label in spec.rows:
-        cells, means = [], []
-        for target in TARGETS:
-            group = _cell(groups, setting, system, target)
-            if group is None:
-                cells.append("missing")
-                missing.append(f"{label} {target}")
-                continue
-            values = group.values()
-            cells.append(format_cell(values))
-            mean, sd = _mean_sd(values)
-            means.append(mean)
-            bars.append((label, target, mean, sd))
-        avg = f"{statistics.fmean(means):.2f}" if len(means) == len(TARGETS) else "missing"
-        rows.append([label, *cells, avg, _paper_cell(setting, system)])
+    recipes = _recipes(groups)
+    rows, labels, bars, missing = [], [], [], []
+    for setting, system, name in spec.rows:
+        found = [
+            r for r in recipes if any(k[:2] == (setting, system) and k[4] == r for k in groups)
+        ]
+        for recipe in found or recipes[:1]:
+            label = _label(name, recipe, recipes)
+            cells, means = [], []
+            for target in TARGETS:
+                group = _cell(groups, setting, system, target, recipe)
+                if group is None:
+                    cells.append("missing")
+                    missing.append(f"{label} {target}")
+                    continue
+                values = group.values()
+                cells.append(format_cell(values))
+                mean, sd = _mean_sd(values)
+                means.append(mean)
+                bars.append((label, target, mean, sd))
+            avg = f"{statistics.fmean(means):.2f}" if len(means) == len(TARGETS) else "missing"
+            rows.append([label, *cells, avg, _paper_cell(setting, system)])
+            labels.append(label)
     lines = [f"## {spec.title}", "", spec.intro, "", *_md_table(head, rows), ""]
     if bars:
-        rel = figure(spec.key, bar_chart(spec.title, [r[2] for r in spec.rows], bars, missing))
+        rel = figure(spec.key, bar_chart(spec.title, labels, bars, missing))
         lines += [f"![{spec.title}]({rel})", ""]
         if missing:
             lines += ["Left out of the chart (missing): " + ", ".join(missing) + ".", ""]
     else:
         lines += ["No results for this table yet: no chart.", ""]
     return lines
-
-
-def _sort_key(key: GroupKey):
-    setting, system, sources, target = key
-    order = SYSTEMS[setting]
-    return (
-        0 if setting == "single" else 1,
-        TARGETS.index(target) if target in TARGETS else len(TARGETS),
-        target,
-        order.index(system) if system in order else len(order),
-        system,
-        sources,
-    )
 
 
 def _per_type_section(groups: Dict[GroupKey, Group]) -> List[str]:
@@ -217,8 +251,9 @@ def _per_type_section(groups: Dict[GroupKey, Group]) -> List[str]:
         "cell computed from only k of them (the type was absent from the others' scores).",
         "",
     ]
+    recipes = _recipes(groups)
     by_target: Dict[str, List[Group]] = {}
-    for key in sorted(groups, key=_sort_key):
+    for key in _ordered(groups):
         by_target.setdefault(key[3], []).append(groups[key])
     for target, target_groups in by_target.items():
         types = sorted(
@@ -231,7 +266,7 @@ def _per_type_section(groups: Dict[GroupKey, Group]) -> List[str]:
         )
         rows = []
         for g in target_groups:
-            setting, system, sources, _ = g.key
+            setting, system, sources, _, recipe = g.key
             cells = []
             for label in types:
                 values = g.type_values(label)
@@ -239,7 +274,8 @@ def _per_type_section(groups: Dict[GroupKey, Group]) -> List[str]:
                 if values and len(values) != len(g.runs):
                     cell += f" ({len(values)})"
                 cells.append(cell)
-            rows.append([system, setting, "+".join(sources), str(len(g.runs)), *cells])
+            label = _label(system, recipe, recipes)
+            rows.append([label, setting, "+".join(sources), str(len(g.runs)), *cells])
         lines += [f"### {target}", ""]
         lines += _md_table(["system", "setting", "sources", "n", *types], rows) + [""]
     return lines
@@ -256,8 +292,9 @@ def _fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
         "",
     ]
     found = False
-    for key in sorted(groups, key=_sort_key):
-        setting, system, sources, target = key
+    recipes = _recipes(groups)
+    for key in _ordered(groups):
+        setting, system, sources, target, recipe = key
         group = groups[key]
         seeds = [s for s in group.seeds if group.runs[s].get("fig5")]
         if setting != "single" or system != "TS" or not seeds:
@@ -268,7 +305,7 @@ def _fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
         except (KeyError, TypeError, ValueError) as err:
             files = ", ".join(str(group.files[s]) for s in seeds)
             raise ValueError(f"Bad 'fig5' counts in {files}: {err}") from None
-        name = f"{'+'.join(sources)} → {target}"
+        name = _label(f"{'+'.join(sources)} → {target}", recipe, recipes)
         rows = []
         for i, b in enumerate(bins):
             close = "]" if i == len(bins) - 1 else ")"
@@ -295,7 +332,9 @@ def _fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
                 f"{100 * total_c / total_e:.1f} %" if total_e else "–",
             ]
         )
-        rel = figure(f"fig5-{'+'.join(sources)}-{target}", fig5_chart(name, bins))
+        tag = re.sub(r"[^0-9a-z]+", "-", recipe.lower()).strip("-") if len(recipes) > 1 else ""
+        stem = f"fig5-{'+'.join(sources)}-{target}" + (f"-{tag}" if tag else "")
+        rel = figure(stem, fig5_chart(name, bins))
         lines += [f"### {name} (seeds {', '.join(map(str, seeds))})", ""]
         lines += _md_table(["teacher confidence", "teacher errors", "corrected", "share"], rows)
         lines += ["", f"![Fig. 5 {name}]({rel})", ""]
@@ -306,9 +345,9 @@ def _fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
 
 def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
     rows = []
-    for key in sorted(groups, key=_sort_key):
+    for key in _ordered(groups):
         g = groups[key]
-        setting, system, sources, target = key
+        setting, system, sources, target, recipe = key
         runs = [g.runs[s] for s in g.seeds]
         p = [100 * float(r["scores"]["ents_p"]) for r in runs if "ents_p" in r["scores"]]
         r_ = [100 * float(r["scores"]["ents_r"]) for r in runs if "ents_r" in r["scores"]]
@@ -321,6 +360,7 @@ def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
                 system,
                 "+".join(sources),
                 target,
+                recipe or "–",
                 ", ".join(map(str, g.seeds)),
                 format_cell(g.values()),
                 format_cell(p, show_n=False) if p else "–",
@@ -335,6 +375,7 @@ def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
         "system",
         "sources",
         "target",
+        "recipe",
         "seeds",
         "F1",
         "P",
@@ -349,15 +390,16 @@ def _all_results_section(groups: Dict[GroupKey, Group]) -> List[str]:
 def _weights_section(groups: Dict[GroupKey, Group]) -> List[str]:
     """The source weights α each weighted multi-source result used (avg is uniform)."""
     rows = []
-    for key in sorted(groups, key=_sort_key):
-        setting, system, sources, target = key
+    recipes = _recipes(groups)
+    for key in _ordered(groups):
+        setting, system, sources, target, recipe = key
         if setting != "multi" or system.endswith("-avg"):
             continue
         for seed in groups[key].seeds:
             alpha = groups[key].runs[seed].get("alpha")
             if alpha:
                 shown = ", ".join(f"{src} {float(alpha[src]):.3f}" for src in sorted(alpha))
-                rows.append([target, system, str(seed), shown])
+                rows.append([target, _label(system, recipe, recipes), str(seed), shown])
     if not rows:
         return []
     return [
@@ -367,6 +409,36 @@ def _weights_section(groups: Dict[GroupKey, Group]) -> List[str]:
         "ensemble; TS: the student's soft targets). avg is uniform.",
         "",
         *_md_table(["target", "system", "seed", "α"], rows),
+        "",
+    ]
+
+
+def _decoders_section(groups: Dict[GroupKey, Group]) -> List[str]:
+    """F1 with both decoders, for the results that stored both (``scores_by_decode``)."""
+    recipes = _recipes(groups)
+    rows = []
+    for key in _ordered(groups):
+        setting, system, sources, target, recipe = key
+        g = groups[key]
+        seeds = [s for s in g.seeds if "scores_by_decode" in g.runs[s]]
+        if not seeds:
+            continue
+        cells = []
+        for decode in ("argmax", "viterbi"):
+            values = [100 * float(g.runs[s]["scores_by_decode"][decode]["ents_f"]) for s in seeds]
+            cells.append(format_cell(values))
+        label = _label(system, recipe, recipes)
+        rows.append([label, setting, "+".join(sources), target, *cells])
+    if not rows:
+        return []
+    return [
+        "## Both decoders",
+        "",
+        "The same stored probabilities decoded per token (argmax, the paper's; stray `I-` "
+        "repaired as conlleval does) and with the BIO-constrained Viterbi decoder "
+        "(`decode = viterbi`), for the results that hold both.",
+        "",
+        *_md_table(["system", "setting", "sources", "target", "argmax", "viterbi"], rows),
         "",
     ]
 
@@ -463,7 +535,7 @@ DEVIATIONS = (
 def _recipe_section(groups: Dict[GroupKey, Group]) -> List[str]:
     """The recipe values found in the results' ``settings`` (one row per distinct recipe)."""
     recipes: Dict[Tuple, List[str]] = {}
-    for key in sorted(groups, key=_sort_key):
+    for key in _ordered(groups):
         for seed in groups[key].seeds:
             settings = groups[key].runs[seed].get("settings") or {}
             recipe = tuple(settings.get(k, "–") for k in RECIPE_KEYS)

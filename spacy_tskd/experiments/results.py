@@ -1,5 +1,10 @@
 """The study's result files (``results/**/*.json``, format ``spacy-tskd-result/1``):
-reading, checking and grouping the seeds of one experiment."""
+reading, checking and grouping the seeds of one experiment.
+
+An experiment is identified by its setting, system, sources, target *and recipe*
+(the teacher's epochs and learning rate, from the result's ``settings``), so results
+made with an earlier recipe stay rows of their own instead of being averaged in as
+extra seeds."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 from ..util import PathLike
 
@@ -29,12 +34,23 @@ SYSTEMS = {
 }
 
 
-GroupKey = Tuple[str, str, Tuple[str, ...], str]  # (setting, system, sources, target)
+GroupKey = Tuple[str, str, Tuple[str, ...], str, str]  # (setting, system, sources, target, recipe)
+
+
+def recipe_of(data: Dict) -> str:
+    """The teacher recipe a result was made with, e.g. ``"teacher 3 ep, lr 2e-4"``;
+    ``""`` when its ``settings`` do not say."""
+    settings = data.get("settings") or {}
+    epochs, lr = settings.get("teacher_epochs"), settings.get("teacher_lr")
+    if epochs is None or lr is None:
+        return ""
+    mantissa, exponent = f"{float(lr):.3e}".split("e")
+    return f"teacher {epochs} ep, lr {mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 @dataclass
 class Group:
-    """All seeds of one experiment: (setting, system, sources, target)."""
+    """All seeds of one experiment: (setting, system, sources, target, recipe)."""
 
     key: GroupKey
     runs: Dict[int, Dict] = field(default_factory=dict)  # seed -> result
@@ -52,19 +68,24 @@ class Group:
         return [100 * float(p[label]["f"]) for p in per if label in p]
 
 
-def load_results(results_dir: PathLike) -> Tuple[Dict[GroupKey, Group], int, List[Path]]:
-    """Read and group every result JSON under ``results_dir``.
+def load_results(
+    results_dirs: Union[PathLike, Sequence[PathLike]],
+) -> Tuple[Dict[GroupKey, Group], int, List[Path]]:
+    """Read and group every result JSON under one or more folders.
 
     RETURNS (Tuple[Dict[GroupKey, Group], int, List[Path]]): The groups, the number
         of result files read, and the JSON files skipped because they are not results.
     """
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"Results directory not found: {root}")
+    single = isinstance(results_dirs, (str, Path))
+    roots = [Path(d) for d in ([results_dirs] if single else results_dirs)]
+    for root in roots:
+        if not root.is_dir():
+            raise FileNotFoundError(f"Results directory not found: {root}")
+    paths = [path for root in roots for path in sorted(root.rglob("*.json"))]
     groups: Dict[GroupKey, Group] = {}
     skipped: List[Path] = []
     n_files = 0
-    for path in sorted(root.rglob("*.json")):
+    for path in paths:
         if not path.is_file():
             continue
         try:
@@ -90,8 +111,9 @@ def load_results(results_dir: PathLike) -> Tuple[Dict[GroupKey, Group], int, Lis
         group.files[seed] = path
         n_files += 1
     if not groups:
+        where = ", ".join(map(str, roots))
         raise ValueError(
-            f"No result files ({RESULT_FORMAT}) under {root}: run the experiments first."
+            f"No result files ({RESULT_FORMAT}) under {where}: run the experiments first."
         )
     return groups, n_files, skipped
 
@@ -133,9 +155,10 @@ def _check_result(data: Dict, path: Path) -> Tuple[GroupKey, int]:
         isinstance(v, dict) and isinstance(v.get("f"), (int, float)) for v in per.values()
     ):
         raise bad("'scores.ents_per_type' must map each type to {'p', 'r', 'f'}")
-    return (setting, system, tuple(sorted(sources)), target), seed
+    return (setting, system, tuple(sorted(sources)), target, recipe_of(data)), seed
 
 
 def _describe(key: GroupKey) -> str:
-    setting, system, sources, target = key
-    return f"{system} ({setting}-source, {'+'.join(sources)} → {target})"
+    setting, system, sources, target, recipe = key
+    recipe = f", {recipe}" if recipe else ""
+    return f"{system} ({setting}-source, {'+'.join(sources)} → {target}{recipe})"
