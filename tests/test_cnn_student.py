@@ -167,3 +167,29 @@ def test_output_layer_starts_at_zero_for_the_cnn_only(tiny_encoder_dir, train_do
     transformer.get_pipe("tskd_ner").initialize(lambda: [], labels=labels)
     weights = transformer.get_pipe("tskd_ner").model.get_ref("output_layer").get_param("W")
     assert np.abs(weights).max() > 0
+
+
+def test_cpu_matmul_numpy_or_blis_same_predictions(tmp_path):
+    from spacy.util import load_config, load_model_from_config
+    from thinc.api import NumpyOps
+
+    labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    config = load_config(CNN_CFG)
+    config["initialize"]["components"]["tskd_ner"] = {"labels": labels}
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp.initialize(lambda: [])
+    model = nlp.get_pipe("tskd_ner").model
+    W = model.get_ref("output_layer").get_param("W")
+    rng = np.random.default_rng(0)  # random output weights: the CNN below shows in the output
+    model.get_ref("output_layer").set_param("W", rng.normal(size=W.shape).astype("f"))
+    assert nlp.config["components"]["tskd_ner"]["cpu_matmul"] == "numpy"  # the default
+    ops = {type(n.ops) for n in model.walk()} | {n.ops.use_blis for n in model.walk()}
+    assert ops == {NumpyOps, False}
+    nlp.to_disk(tmp_path / "p")
+    blis = spacy.load(tmp_path / "p", config={"components": {"tskd_ner": {"cpu_matmul": "blis"}}})
+    assert all(n.ops.use_blis for n in blis.get_pipe("tskd_ner").model.walk())
+    for a, b in zip(nlp.pipe(TEXTS), blis.pipe(TEXTS)):
+        assert a._.tskd_probs.std(axis=0).max() > 0.01  # tokens differ: the CNN matters
+        assert np.allclose(a._.tskd_probs, b._.tskd_probs, atol=1e-5)
+    with pytest.raises(ValueError, match="Unknown cpu_matmul 'mkl' for tskd_ner"):
+        spacy.load(tmp_path / "p", config={"components": {"tskd_ner": {"cpu_matmul": "mkl"}}})

@@ -30,6 +30,7 @@ from ..architectures import legacy, token_softmax, transformer  # noqa: F401 (re
 from ..data.bio import bio_label_order, split_tag
 from ..data.decode import DEFAULT_DECODE, check_decoder, decode_spans
 from . import losses as tskd_losses
+from .matmul import set_cpu_matmul
 from .scoring import make_seqeval_scorer  # noqa: F401 (registers the scorer)
 
 DEFAULT_CONFIG_STR = """
@@ -56,6 +57,7 @@ if not Doc.has_extension("tskd_probs"):
         "model": DEFAULT_MODEL,
         "distill_loss": "mse",
         "decode": DEFAULT_DECODE,
+        "cpu_matmul": "numpy",
         "scorer": {"@scorers": "spacy-tskd.seqeval_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -67,6 +69,7 @@ def make_tskd_ner(
     distill_loss: str,
     decode: str,
     scorer: Optional[Callable],
+    cpu_matmul: str = "numpy",
 ) -> "TokenSoftmaxNER":
     """Create a ``tskd_ner`` component.
 
@@ -78,7 +81,11 @@ def make_tskd_ner(
     decode (str): ``"viterbi"`` (BIO-constrained; the default, chosen on English
         dev data) or ``"argmax"`` (the paper's).
     scorer (Optional[Callable]): Scoring method (seqeval, conlleval mode).
+    cpu_matmul (str): ``"numpy"`` (NumPy's multi-threaded BLAS; the default, measured
+        faster on CPU) or ``"blis"`` (thinc's one-thread default), see
+        :mod:`spacy_tskd.pipeline.matmul`.
     """
+    set_cpu_matmul(model, cpu_matmul)
     return TokenSoftmaxNER(
         nlp.vocab, model, name, distill_loss=distill_loss, decode=decode, scorer=scorer
     )
