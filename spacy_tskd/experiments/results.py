@@ -12,7 +12,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple
 
 from ..util import PathLike
 
@@ -68,16 +68,13 @@ class Group:
         return [100 * float(p[label]["f"]) for p in per if label in p]
 
 
-def load_results(
-    results_dirs: Union[PathLike, Sequence[PathLike]],
-) -> Tuple[Dict[GroupKey, Group], int, List[Path]]:
+def load_results(results_dirs: Sequence[PathLike]) -> Tuple[Dict[GroupKey, Group], int, List[Path]]:
     """Read and group every result JSON under one or more folders.
 
     RETURNS (Tuple[Dict[GroupKey, Group], int, List[Path]]): The groups, the number
         of result files read, and the JSON files skipped because they are not results.
     """
-    single = isinstance(results_dirs, (str, Path))
-    roots = [Path(d) for d in ([results_dirs] if single else results_dirs)]
+    roots = [Path(d) for d in results_dirs]
     for root in roots:
         if not root.is_dir():
             raise FileNotFoundError(f"Results directory not found: {root}")

@@ -4,7 +4,7 @@ thinc's ``NumpyOps`` multiplies with BLIS by default (``use_blis=True``): one th
 and on this project's machine (AMD EPYC, 2 cores) a 6,000 x 288 by 288 x 288 product
 took 44 ms with BLIS against 7 ms with NumPy's own BLAS (OpenBLAS, both cores).
 The CNN student spends most of its time in those products, so its `nlp.pipe` ran
-2.5x faster on NumPy's BLAS with the same entities (docs/performance.md). The
+2.4x faster on NumPy's BLAS with the same entities (docs/performance.md). The
 transformer's own layers run in PyTorch and are not affected; only thinc layers (the
 output layer, the CNN) are.
 
