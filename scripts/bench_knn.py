@@ -19,8 +19,8 @@ import numpy as np
 
 
 def token_vectors(model: Path, annotations: Path) -> np.ndarray:
-    from spacy_tskd.distill.annotate import load_teacher
     from spacy_tskd.distill.corpus import TeacherCorpus
+    from spacy_tskd.distill.teacher import load_teacher
 
     corpus = TeacherCorpus([annotations])
     nlp, pipe, _, _ = load_teacher(teacher_path=model)

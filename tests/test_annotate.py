@@ -384,7 +384,7 @@ def test_bad_inputs(teacher_dir, docs_path, tmp_path):
 
 
 def test_read_teacher_reads_the_identity_without_the_model(teacher_dir):
-    from spacy_tskd.distill.annotate import load_teacher, read_teacher
+    from spacy_tskd.distill.teacher import load_teacher, read_teacher
 
     nlp, pipe, labels, weights = load_teacher(teacher_path=teacher_dir)
     assert read_teacher(teacher_dir, "tskd_ner") == (nlp.lang, labels, weights)

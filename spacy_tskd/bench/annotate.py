@@ -56,7 +56,7 @@ def bench_annotate(
     from spacy.tokens import DocBin
 
     from ..data.docs import unannotated
-    from ..distill.annotate import load_teacher
+    from ..distill.teacher import load_teacher
     from .student import padded_groups, student_hf_model
 
     for name, value in (("n_sents", n_sents), ("batch_size", batch_size)):

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..util import PathLike
-from .annotate import annotate_shard, finish_run, load_teacher, start_run
+from .annotate import annotate_shard, finish_run, start_run
 from .annotations import finished_shard, write_shard
+from .teacher import load_teacher
 
 
 class ShardAnnotator:

@@ -27,10 +27,10 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from ..util import PathLike, atomic_write_text, config_block
-from .annotate import load_teacher
 from .annotations import STORED_DTYPE, USER_DATA_KEY, load_shard_docs, read_json, write_shard
 from .corpus import TeacherCorpus
 from .neighbours import neighbour_weights
+from .teacher import load_teacher
 
 RECIPE_KEYS = ("k", "sharpness", "mu", "smooth")
 
