@@ -39,9 +39,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..resumable import Step
 from ..util import PathLike, atomic_write_text
@@ -55,13 +55,12 @@ from .steps import (
 from .study_files import (
     FORMAT,
     _hardware,
-    _now,
     _read_text,
     _result_status,
     _sha256_text,
     _StepLog,
-    _version,
 )
+from .study_result import _correction_bins, compute_result
 from .study_settings import (
     ARTIFACT_SETTINGS,
     DATA_SETTINGS,
@@ -374,99 +373,12 @@ class _Study:
     # -- running ------------------------------------------------------------
     def compute(self, exp: _Experiment) -> Dict[str, Any]:
         """Run the experiment's missing steps and return its result."""
-        from ..data.decode import DECODERS, decode_bio
-        from ..evaluation.ensemble import load_stored_probs, read_gold_bio, score_probs
-        from ..weighting.similarity import load_weights
-
-        for step in exp.shared:
-            self.log.ensure(step)
-        own: List[str] = []
-        # the source weights: of the ensemble (MT) or of the student's soft targets (TS)
-        weights = None
-        if exp.weights is not None:
-            weights = [float(a) for a in load_weights(exp.weights, sources=exp.sources)["alpha"]]
-        elif exp.setting == "multi":
-            weights = [1.0 / len(exp.sources)] * len(exp.sources)
-        if exp.student is not None and exp.predict is not None:
-            for step in (exp.student, exp.predict):
-                self.log.ensure(step)
-                own.append(step.what)
-            probs_paths, alpha = [exp.predict.path.parent], None
-        else:
-            probs_paths, alpha = exp.test_probs, weights
-        test = self.corpus / exp.target / "test.spacy"
-        score_step = f"score {exp.name}"
-        start = time.perf_counter()
-        gold = read_gold_bio(test)
-        probs, labels = load_stored_probs(probs_paths, data_path=test, alpha=alpha)
-        by_decode = {
-            d: score_probs(gold=gold, probs=probs, labels=labels, decode=d) for d in DECODERS
-        }
-        scores = by_decode[self.s.decode]
-        fig5 = None
-        if exp.setting == "single" and exp.system == "TS":
-            teacher, teacher_labels = load_stored_probs(exp.test_probs, data_path=test)
-            fig5 = _correction_bins()(
-                gold=gold,
-                teacher_probs=teacher,
-                labels=teacher_labels,
-                student=decode_bio(probs, labels, self.s.decode),
-            )
-        self.log.record(score_step, time.perf_counter() - start)
-        own.append(score_step)
-        steps = {step.what: self.log.get(step.what) for step in exp.shared}
-        steps.update({name: self.log.get(name) for name in own})
-        result: Dict[str, Any] = {
-            "format": FORMAT,
-            "setting": exp.setting,
-            "system": exp.system,
-            "sources": list(exp.sources),
-            "target": exp.target,
-            "seed": exp.seed,
-            "scores": {
-                "ents_f": scores["ents_f"],
-                "ents_p": scores["ents_p"],
-                "ents_r": scores["ents_r"],
-                "ents_per_type": {
-                    t: {k: v[k] for k in ("p", "r", "f")}
-                    for t, v in scores["ents_per_type"].items()
-                },
-            },
-            "decode": self.s.decode,
-            "scores_by_decode": {
-                d: {k: v[k] for k in ("ents_f", "ents_p", "ents_r")} for d, v in by_decode.items()
-            },
-            "encoder": dict(self.encoder),
-            "config_sha256": exp.config_sha256,
-            "wall_seconds": round(sum(steps[n] or 0.0 for n in own), 3),
-            "steps": steps,
-            "hardware": self.hardware(),
-            "created": _now(),
-            "spacy_tskd_version": _version(),
-            "settings": asdict(self.s),
-        }
-        if fig5 is not None:
-            result["fig5"] = fig5
-        if weights is not None:
-            result["alpha"] = dict(zip(exp.sources, weights))
-        return result
+        return compute_result(self, exp)
 
     def hardware(self) -> Dict[str, Any]:
         if self._hardware is None:
             self._hardware = _hardware(self.s.gpu_id)
         return self._hardware
-
-
-def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
-    try:
-        from .analysis import correction_bins
-    except ImportError as err:
-        raise RuntimeError(
-            "The single-source TS results need spacy_tskd/experiments/analysis.py "
-            f"(correction_bins, for Fig. 5), which cannot be imported: {err}. "
-            "Run with --only multi until it is there."
-        ) from err
-    return correction_bins
 
 
 __all__ = [
