@@ -48,3 +48,53 @@ def test_study_on_ray(tiny_encoder_dir, tmp_path):
     log = (tmp_path / "out" / "steps.jsonl").read_text().splitlines()
     assert sum(json.loads(line)["step"].startswith("teacher en") for line in log) == 1
     assert "0 results computed, 2 kept, 2 failed" in again.output
+
+
+def test_steps_wait_only_for_the_steps_whose_outputs_they_read(tmp_path):
+    from spacy_tskd.experiments.grid_ray import depends_on
+    from spacy_tskd.experiments.steps import (
+        annotate_step,
+        convert_steps,
+        student_step,
+        teacher_step,
+    )
+
+    corpus = tmp_path / "corpus"
+
+    def convert(lang, target=False):
+        extra = {"target_sents": 0, "test_sents": 0} if target else {}
+        steps = convert_steps(
+            corpus=corpus, data_dir="d", conll="c", lang=lang, teacher_sents=0, dev_sents=0, **extra
+        )
+        return {step.path.stem: step for step in steps}
+
+    def teacher(lang):
+        return teacher_step(
+            lang_dir=tmp_path / "teachers" / lang, corpus=corpus, lang=lang, encoder="enc",
+            epochs=1, lr=1e-4, seed=0, config="t.cfg", gpu_id=-1, what=f"teacher {lang}",
+        )  # fmt: skip
+
+    def annotate(lang):
+        return annotate_step(
+            teacher=tmp_path / "teachers" / lang / "model-last",
+            docs=corpus / "es" / "unlabeled.spacy",
+            output=tmp_path / "probs" / f"{lang}-es",
+            gpu_id=-1,
+            what=f"annotate {lang}",
+        )
+
+    en, de, es = convert("en"), convert("de"), convert("es", target=True)
+    student = student_step(
+        student_dir=tmp_path / "student", target="es", probs=[tmp_path / "probs" / "en-es",
+        tmp_path / "probs" / "de-es"], sources=["de", "en"], weights=None, encoder="enc",
+        epochs=1, batch_size=8, lr=1e-4, seed=0, config="s.cfg", gpu_id=-1, what="student",
+    )  # fmt: skip
+    assert depends_on(teacher("en"), en["train"]) and depends_on(teacher("en"), en["dev"])
+    assert not depends_on(teacher("en"), de["train"])  # teachers train side by side
+    assert not depends_on(teacher("en"), teacher("de"))
+    assert depends_on(annotate("en"), teacher("en")) and depends_on(annotate("en"), es["unlabeled"])
+    assert not depends_on(annotate("en"), teacher("de")) and not depends_on(
+        annotate("en"), es["test"]
+    )
+    assert depends_on(student, annotate("en")) and depends_on(student, annotate("de"))
+    assert not depends_on(student, teacher("en"))

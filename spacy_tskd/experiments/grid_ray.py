@@ -2,10 +2,14 @@
 
 The plan is :func:`.reproduce.run_reproduce`'s. Every shared step (a conversion, a
 teacher, an annotation, a weights fit) becomes one Ray task, submitted once however
-many cells need it and made to wait for the steps before it in its cell (a teacher
-before its annotation); every cell (an experiment and seed: its student, prediction
-and score) becomes a task that waits for its shared steps. Ray runs what is ready in
-parallel on the cluster's resources. Each step and each result is written atomically,
+many cells need it and made to wait only for the steps whose outputs it reads (a
+teacher for its conversions, an annotation for its teacher, a student for its
+annotations and weights: :func:`depends_on`), so the teachers of different languages
+train side by side; every cell (an experiment and seed: its student, prediction and
+score) becomes a task that waits for its shared steps. Ray runs what is ready in
+parallel on the cluster's resources; each task runs torch with as many threads as it
+has CPUs (on a 2-core machine two 1-thread tasks train 1.26x faster than one 2-thread
+process: docs/performance.md, section 6). Each step and each result is written atomically,
 as in one process, so a rerun skips what is done; a cell that fails is reported with
 its error while the others finish.
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 from ..resumable import Step
 from ..util import PathLike, atomic_write_text
@@ -25,16 +29,50 @@ from .study_files import _StepLog
 from .study_settings import check_settings, with_config_defaults
 
 
-def _run_step(log_path: str, step: Step, *after: Any) -> float:
+def step_inputs(value: Any) -> Iterator[Path]:
+    """Every path a step's arguments name: ``Path`` values, strings (comma-separated
+    lists of paths too, as in config overrides), inside mappings and sequences."""
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, str):
+        yield from (Path(part) for part in value.split(",") if part)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from step_inputs(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from step_inputs(item)
+
+
+def depends_on(step: Step, earlier: Step) -> bool:
+    """Whether ``step`` reads what ``earlier`` writes: one of its arguments is
+    ``earlier``'s output, or lies inside it. A step whose marker file is ``DONE`` or
+    ``index.json`` (a teacher, an annotation) writes the folder that holds the marker."""
+    out = earlier.path.parent if earlier.path.name in ("DONE", "index.json") else earlier.path
+    return any(p == out or out in p.parents for p in step_inputs(step.kwargs))
+
+
+def _use_threads(cpus: float) -> None:
+    if cpus >= 1:
+        import torch
+
+        torch.set_num_threads(int(cpus))
+
+
+def _run_step(log_path: str, cpus: float, step: Step, *after: Any) -> float:
     """A shared step (a Ray task); ``after``: the tasks it waits for."""
+    _use_threads(cpus)
     seconds = step.run()
     if seconds is not None:
         _StepLog(Path(log_path)).record(step.what, seconds, step.path)
     return seconds or 0.0
 
 
-def _run_cell(out_dir: str, settings: ReproduceSettings, name: str, path: str, *after: Any):
+def _run_cell(
+    out_dir: str, cpus: float, settings: ReproduceSettings, name: str, path: str, *after: Any
+):
     """One result (a Ray task): its own steps, then the result file, atomically."""
+    _use_threads(cpus)
     study = _Study(Path(out_dir), settings)
     exp = next(e for seed in settings.seeds for e in study.experiments(int(seed)) if e.name == name)
     result = study.compute(exp)
@@ -77,12 +115,13 @@ def run_reproduce_on_ray(
         if status == "ok":
             skipped.append(exp.name)
             continue
-        before: List[Any] = []
-        for step in exp.shared:
+        for i, step in enumerate(exp.shared):
             if step.path not in steps:
-                steps[step.path] = step_task.remote(log_path, step, *before)
-            before.append(steps[step.path])
-        cells.append((exp.name, cell_task.remote(str(out_dir), s, exp.name, str(path), *before)))
+                after = [steps[e.path] for e in exp.shared[:i] if depends_on(step, e)]
+                steps[step.path] = step_task.remote(log_path, cpus_per_task, step, *after)
+        shared = [steps[step.path] for step in exp.shared]
+        cell = cell_task.remote(str(out_dir), cpus_per_task, s, exp.name, str(path), *shared)
+        cells.append((exp.name, cell))
     done: Dict[str, float] = {}
     failed: Dict[str, str] = {}
     for name, ref in cells:
