@@ -24,6 +24,8 @@ MADE_BY=(
   'spacy project run reproduce-study . --vars.repro_seeds 1 --vars.repro_only single --vars.repro_systems MT --vars.repro_targets de   # 228 s; by mistake two copies of this command ran at once (a queued one and one by hand), so its time (annotating de test 213 s here, 50 s at seed 0) is for two processes sharing the 2 cores; both wrote the same F1'
   '# 2026-12-01, the teacher recipe chosen on English dev (3 epochs, lr 2e-4): repro_dir training/reproduce-t3, repro_results results-t3'
   'spacy project run reproduce-study . --vars.repro_seeds 0 --vars.repro_only single --vars.repro_targets es,nl,de   # started 03:56, stopped after annotating es (teacher en 1,700 s, es unlabeled 243 s); run again 04:55-06:37: 6,125 s for the rest (students 692-1,420 s each, the longest sharing the CPU with tests; about 6 min paused)'
+  'spacy project run reproduce-study . --vars.repro_seeds 0 --vars.repro_only multi --vars.repro_targets es   # 2026-12-01 10:20, stopped at 10:53 during teacher en to go on with Ray (teacher de 1,781 s, kept)'
+  'python -m spacy_tskd experiment reproduce training/reproduce-t3 --results results-t3 --seeds 0 --only multi --systems all --targets es --data-dir ../shared/data --conll conll --encoder assets/encoder --teacher-epochs 3 --teacher-lr 0.0002 --student-epochs 1 --student-lr 0.0001 --student-batch 8 --decode argmax --gpu-id -1 --ray local --ray-cpus 1   # WALL; two 1-thread Ray tasks at a time on the 2 cores, so each step took longer than alone (teachers en 2,167 s and nl 2,333 s side by side; weights sim 738 s and cosine 597 s side by side, both embedding the same sentences; annotations 54-261 s; students about 1,050 s)'
 )
 args=()
 for line in "${MADE_BY[@]}"; do args+=(--made-by "$line"); done

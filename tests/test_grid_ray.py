@@ -98,3 +98,13 @@ def test_steps_wait_only_for_the_steps_whose_outputs_they_read(tmp_path):
     )
     assert depends_on(student, annotate("en")) and depends_on(student, annotate("de"))
     assert not depends_on(student, teacher("en"))
+    # weights fits that share an embedding cache run one after another
+    from spacy_tskd.resumable import Step
+
+    def fit(method, cache):
+        kwargs = {"target_docs": es["unlabeled"].path, "embedding_cache": tmp_path / cache}
+        return Step(tmp_path / "weights" / f"{method}.json", method, print, kwargs)
+
+    assert depends_on(fit("cosine", "emb"), fit("sim", "emb"))
+    assert not depends_on(fit("cosine", "emb"), fit("sim", "other"))
+    assert not depends_on(student, fit("sim", "emb"))  # the student reads its own weights only

@@ -47,9 +47,13 @@ def step_inputs(value: Any) -> Iterator[Path]:
 def depends_on(step: Step, earlier: Step) -> bool:
     """Whether ``step`` reads what ``earlier`` writes: one of its arguments is
     ``earlier``'s output, or lies inside it. A step whose marker file is ``DONE`` or
-    ``index.json`` (a teacher, an annotation) writes the folder that holds the marker."""
-    out = earlier.path.parent if earlier.path.name in ("DONE", "index.json") else earlier.path
-    return any(p == out or out in p.parents for p in step_inputs(step.kwargs))
+    ``index.json`` (a teacher, an annotation) writes the folder that holds the marker;
+    a step with an ``embedding_cache`` (a weights fit) writes that folder too, so the
+    fits that share a cache run one after another and embed each text once."""
+    outs = [earlier.path.parent if earlier.path.name in ("DONE", "index.json") else earlier.path]
+    if earlier.kwargs.get("embedding_cache") is not None:
+        outs.append(Path(earlier.kwargs["embedding_cache"]))
+    return any(p == out or out in p.parents for out in outs for p in step_inputs(step.kwargs))
 
 
 def _use_threads(cpus: float) -> None:
