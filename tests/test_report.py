@@ -245,7 +245,7 @@ def test_report_step_times(results, tmp_path):
     ]
     assert rows[3:] == [f"| student single-TS-en-es-seed{i} | 700.0 | cpu |" for i in range(3)]
     assert "convert" not in section
-    assert "6 steps, 6,603 s in all" in section
+    assert "6 rows, 6,603 s in all" in section
 
 
 def test_report_plots(results, tmp_path):
@@ -320,6 +320,9 @@ def test_report_recipes_are_rows_of_their_own(results, tmp_path):
         data["settings"] = {"teacher_epochs": 3, "teacher_lr": 0.0002}
         data["created"] = "2026-02-01T00:00:00Z"
         data["scores_by_decode"] = {"argmax": {"ents_f": f}, "viterbi": {"ents_f": f + 0.01}}
+        # the later study trained its own teacher en seed0 (1,200 s for es; nl: a
+        # second run of the step, 1,300 s); the fixture's teacher of that name took 1,500 s
+        data["steps"] = {"teacher en seed0": 1200.0 if target == "es" else 1300.0}
         _write(later, f"mt-{target}.json", data)
     with pytest.warns(UserWarning):
         text = write_report(results_dir=[later, results], output=tmp_path / "r.md", command="c")
@@ -340,6 +343,13 @@ def test_report_recipes_are_rows_of_their_own(results, tmp_path):
     )
     assert "recipe not recorded" not in decoders  # those results hold one decoder only
     assert "| single | MT | en | es | teacher 3 ep, lr 2e-4 | 0 |" in text
+    steps = _section(text, "## Wall time per step")
+    teacher_rows = [line for line in steps.splitlines() if line.startswith("| teacher en seed0")]
+    assert teacher_rows == [
+        "| teacher en seed0 · teacher 3 ep, lr 2e-4 | 1,200.0 | cpu |",
+        "| teacher en seed0 · teacher 3 ep, lr 2e-4 | 1,300.0 | cpu |",
+        "| teacher en seed0 · recipe not recorded | 1,500.0 | cpu |",
+    ]
 
 
 def test_report_keeps_hand_written_sections(results, tmp_path):

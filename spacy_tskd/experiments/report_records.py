@@ -90,32 +90,38 @@ STEP_KINDS = ("teacher", "annotate", "weights", "student", "predict", "convert",
 
 
 def step_times_section(groups: Dict[GroupKey, Group]) -> List[str]:
-    """Every step's measured wall time, once per step (results share steps)."""
-    times: Dict[Tuple[str, str], float] = {}
+    """Every step's measured wall time, once per (teacher recipe, step, device, time):
+    results that share a step share its row; a step name timed twice with different
+    times (two runs made it again, e.g. a teacher trained by two studies) keeps both."""
+    recipes = recipes_of(groups)
+    times: Dict[Tuple[str, str, str, float], None] = {}
     for g in groups.values():
+        recipe = g.key[4]
         for run in g.runs.values():
             device = str((run.get("hardware") or {}).get("device", "?"))
             for step, seconds in (run.get("steps") or {}).items():
                 if seconds is not None:  # None: made before the run that recorded it
-                    times.setdefault((step, device), float(seconds))
+                    times.setdefault((recipe, step, device, float(seconds)), None)
     if not times:
         return []
 
-    def order(item: Tuple[Tuple[str, str], float]):
-        (step, device), _ = item
+    def order(item: Tuple[str, str, str, float]):
+        recipe, step, device, seconds = item
         kind = step.split(" ", 1)[0]
         rank = STEP_KINDS.index(kind) if kind in STEP_KINDS else len(STEP_KINDS)
-        return rank, step, device
+        return recipes.index(recipe), rank, step, device, seconds
 
+    keys = sorted(times, key=order)
     rows = [
-        [step, f"{sec:,.1f}", device] for (step, device), sec in sorted(times.items(), key=order)
+        [recipe_label(step, recipe, recipes), f"{sec:,.1f}", dev] for recipe, step, dev, sec in keys
     ]
     return [
         "## Wall time per step",
         "",
         "Each step of the study timed once where it ran (results that share a step share "
-        f"its time); {len(times)} steps, {sum(times.values()):,.0f} s in all. "
-        "Hardware is in the result files (`hardware`).",
+        "its time; a step made again by a later run, such as a teacher trained by two "
+        f"studies, has a row per run); {len(keys)} rows, {sum(k[3] for k in keys):,.0f} s "
+        "in all. Hardware is in the result files (`hardware`).",
         "",
         *md_lines(["step", "seconds", "device"], rows),
         "",
