@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 from .report_format import (
     encoder_name,
@@ -94,14 +94,14 @@ def step_times_section(groups: Dict[GroupKey, Group]) -> List[str]:
     results that share a step share its row; a step name timed twice with different
     times (two runs made it again, e.g. a teacher trained by two studies) keeps both."""
     recipes = recipes_of(groups)
-    times: Dict[Tuple[str, str, str, float], None] = {}
+    times: Set[Tuple[str, str, str, float]] = set()
     for g in groups.values():
         recipe = g.key[4]
         for run in g.runs.values():
             device = str((run.get("hardware") or {}).get("device", "?"))
             for step, seconds in (run.get("steps") or {}).items():
                 if seconds is not None:  # None: made before the run that recorded it
-                    times.setdefault((recipe, step, device, float(seconds)), None)
+                    times.add((recipe, step, device, float(seconds)))
     if not times:
         return []
 
