@@ -5,7 +5,8 @@ same for students made elsewhere (e.g. a `rounds` run), from stored test probabi
 the teacher's (`annotate TEACHER TEST.spacy DIR`) and each student's (same command with
 the student). Several students (seeds) are summed, as the study sums seeds.
 
-usage: python scripts/fig5_probs.py TEST.spacy TEACHER_PROBS STUDENT_PROBS... [--decode viterbi]
+usage: python scripts/fig5_probs.py TEST.spacy TEACHER_PROBS[,MORE] STUDENT_PROBS... [--decode viterbi]
+(several teacher directories, comma-separated: their uniform mixture, a teacher ensemble)
 prints a Markdown table: confidence bin, teacher errors, corrected, share.
 """
 
@@ -21,12 +22,12 @@ from spacy_tskd.experiments.analysis import correction_bins, merge_bins
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("test")
-    parser.add_argument("teacher_probs")
+    parser.add_argument("teacher_probs", help="comma-separated: a uniform mixture")
     parser.add_argument("student_probs", nargs="+")
     parser.add_argument("--decode", default="viterbi", help="the students' decoder")
     args = parser.parse_args()
     gold = read_gold_bio(args.test)
-    teacher, labels = load_stored_probs([args.teacher_probs], data_path=args.test)
+    teacher, labels = load_stored_probs(args.teacher_probs.split(","), data_path=args.test)
     runs = []
     for path in args.student_probs:
         probs, student_labels = load_stored_probs([path], data_path=args.test)

@@ -6,6 +6,9 @@ one Markdown row: F1 argmax and viterbi, per type (viterbi), and the round's ste
 times read from the run's log (OUT/TARGET/OPTION/log.txt, the "[done] round R: ..."
 lines of `rounds`; a step that was skipped because an earlier run made it has no time).
 
+Then, for every option run with several student seeds (OPTION and OPTION-seedN), one
+row per target and round: mean ± sample sd of both decoders' F1 over the seeds.
+
 usage: python scripts/options_table.py [OUT]   (default training/full/options-t3)
 """
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 DONE = re.compile(r"\[done\] round (\d+): (\w+).* in ([\d.]+) s")
@@ -34,6 +39,7 @@ def main() -> None:
     print("| target | option | round | F1 argmax | F1 viterbi | LOC / MISC / ORG / PER | "
           "CPU cost (s): annotate / denoise / student |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
+    seeds: dict = defaultdict(list)  # (target, option, round) -> [(argmax, viterbi)]
     for round_dir in sorted(out.glob("*/*/round-*")):
         scores = {d: round_dir / f"scores-{d}.json" for d in ("argmax", "viterbi")}
         if not all(p.exists() for p in scores.values()):
@@ -50,6 +56,18 @@ def main() -> None:
         target, option = round_dir.parent.parent.name, round_dir.parent.name
         print(f"| {target} | {option} | {r} | {f1['argmax']:.2f} | {f1['viterbi']:.2f} | "
               f"{types} | {cost} |")  # fmt: skip
+        seeds[(target, re.sub(r"-seed\d+$", "", option), r)].append(f1)
+    print(
+        "\n| target | option | round | seeds | F1 argmax | F1 viterbi |\n|---|---|---|---|---|---|"
+    )
+    for (target, option, r), runs in sorted(seeds.items()):
+        if len(runs) > 1:
+            cells = " | ".join(mean_sd([run[d] for run in runs]) for d in ("argmax", "viterbi"))
+            print(f"| {target} | {option} | {r} | {len(runs)} | {cells} |")
+
+
+def mean_sd(values: list) -> str:
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 if __name__ == "__main__":
