@@ -39,7 +39,7 @@ def main() -> None:
     print("| target | option | round | F1 argmax | F1 viterbi | LOC / MISC / ORG / PER | "
           "CPU cost (s): annotate / denoise / student |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    seeds: dict = defaultdict(list)  # (target, option, round) -> [(argmax, viterbi)]
+    seeds: dict = defaultdict(list)  # (target, option, round) -> [{decoder: F1}]
     for round_dir in sorted(out.glob("*/*/round-*")):
         scores = {d: round_dir / f"scores-{d}.json" for d in ("argmax", "viterbi")}
         if not all(p.exists() for p in scores.values()):
