@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from spacy_tskd.experiments.report_format import format_cell
 
 DONE = re.compile(r"\[done\] round (\d+): (\w+).* in ([\d.]+) s")
 TYPES = ("LOC", "MISC", "ORG", "PER")
@@ -62,12 +63,10 @@ def main() -> None:
     )
     for (target, option, r), runs in sorted(seeds.items()):
         if len(runs) > 1:
-            cells = " | ".join(mean_sd([run[d] for run in runs]) for d in ("argmax", "viterbi"))
+            cells = " | ".join(
+                format_cell([run[d] for run in runs], show_n=False) for d in ("argmax", "viterbi")
+            )
             print(f"| {target} | {option} | {r} | {len(runs)} | {cells} |")
-
-
-def mean_sd(values: list) -> str:
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 if __name__ == "__main__":
