@@ -6,7 +6,8 @@
 #   VARIANT: "+"-joined parts: base (configs/student_cnn.cfg as it is), vectors (plus
 #   static vectors from the encoder's piece embeddings, `encoder vectors` over UNLABELED),
 #   vectors=DIR (a table written beforehand, e.g. `encoder vectors` over more texts),
-#   wN (width N), dN (depth N), eN (N epochs; default 12); e.g. vectors+w192+d4
+#   wN (width N), dN (depth N), eN (N epochs; default 12), sN (seed N; default the
+#   config's 0); e.g. vectors+w192+d4
 #   (resumable: a finished variant is only scored again)
 set -euo pipefail
 probs=$1; unlabeled=$2; test=$3; lang=$4; out=$5; shift 5
@@ -28,6 +29,7 @@ for variant in "$@"; do
       w[0-9]*) extra+=("$enc.embed.width" "${part#w}") ;;
       d[0-9]*) extra+=("$enc.encode.depth" "${part#d}") ;;
       e[0-9]*) epochs=${part#e} ;;
+      s[0-9]*) extra+=(--system.seed "${part#s}") ;;
       *) echo "unknown variant part '$part' in '$variant'" >&2; exit 2 ;;
     esac
   done
