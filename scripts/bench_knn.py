@@ -101,7 +101,7 @@ def main() -> None:
         rows.append(run("faiss IndexHNSWFlat M=32", faiss_hnsw, faiss_search, x, k, exact)[0])
         rows.append(run("hnswlib M=32", hnsw_build, hnsw_search, x, k, exact)[0])
     if args.output is not None:
-        from spacy_tskd.bench import machine_info
+        from scripts.bench import machine_info
         from spacy_tskd.util import atomic_write_text
 
         report = {"machine": machine_info(), "n_vectors": len(x), "dim": dim,

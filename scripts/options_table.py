@@ -20,7 +20,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from spacy_tskd.experiments.report_format import format_cell
+from scripts.study.report_format import format_cell
 
 DONE = re.compile(r"\[done\] round (\d+): (\w+).* in ([\d.]+) s")
 TYPES = ("LOC", "MISC", "ORG", "PER")

@@ -111,6 +111,6 @@ def make_nlp(encoder_dir, arch="spacy-tskd.TransformerEncoder.v1", lang="xx", **
 
 def hf_model(nlp, component="tskd_ner"):
     """The torch Hugging Face model inside a pipeline's encoder."""
-    from spacy_tskd.bench.student import student_hf_model
+    from scripts.bench.student import student_hf_model
 
     return student_hf_model(nlp.get_pipe(component))

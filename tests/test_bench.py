@@ -12,14 +12,14 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
-from spacy_tskd.bench.reference import (
+from scripts.bench.__main__ import bench_app as app
+from scripts.bench.reference import (
     check_same_encoder_weights,
     copy_head_to_reference,
     encode_reference_batch,
     load_reference_model,
     reference_logits,
 )
-from spacy_tskd.cli import app
 from spacy_tskd.data.bio import bio_to_spans
 from spacy_tskd.distill.annotate import annotate
 from spacy_tskd.pipeline.losses import softmax
@@ -106,7 +106,6 @@ def test_copy_head_rejects_wrong_shape(tiny_encoder_dir):
 
 def _bench_distill_args(encoder, data, *extra):
     return [
-        "bench",
         "distill",
         "--encoder",
         str(encoder),
@@ -175,7 +174,7 @@ def test_bench_distill_flags_a_failed_check(tiny_encoder_dir, bench_data, tmp_pa
 
 def test_bench_annotate_cli(bench_data, tmp_path):
     out = tmp_path / "annotate.json"
-    args = ["bench", "annotate", str(bench_data / "teacher"), str(bench_data / "docs.spacy")]
+    args = ["annotate", str(bench_data / "teacher"), str(bench_data / "docs.spacy")]
     args += ["--n-sents", "10", "--batch-size", "4", "--matmul-repeats", "2", "--json", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -211,16 +210,14 @@ def test_bench_bad_inputs(tiny_encoder_dir, bench_data, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "max_position_embeddings (64)" in _text(result)
 
-    result = runner.invoke(
-        app, ["bench", "annotate", str(tmp_path), str(bench_data / "docs.spacy")]
-    )
+    result = runner.invoke(app, ["annotate", str(tmp_path), str(bench_data / "docs.spacy")])
     assert result.exit_code == 1 and "not a saved spaCy pipeline" in _text(result)
 
 
 def test_bench_encoders_cli(tiny_encoder_dir, bench_data, tmp_path):
     """The student and spaCy's own ner, timed on the same batches."""
     out = tmp_path / "encoders.json"
-    args = ["bench", "encoders", "--encoder", str(tiny_encoder_dir)]
+    args = ["encoders", "--encoder", str(tiny_encoder_dir)]
     args += ["--teacher-probs", str(bench_data / "probs")]
     args += ["-n", "8", "-b", "4", "--steps", "2", "--threads", "1", "--json", str(out)]
     args += ["--max-length", str(MAX_LENGTH)]

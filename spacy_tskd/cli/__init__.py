@@ -20,15 +20,8 @@ for _module in (
     "evaluate",
     "table",
     "weights",
-    "experiment",
-    "bench",
-    "report",
 ):
-    try:
-        importlib.import_module(f"{__name__}.{_module}")
-    except ModuleNotFoundError as err:  # a command not written yet
-        if err.name != f"{__name__}.{_module}":
-            raise
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 def main() -> None:

@@ -14,6 +14,6 @@ def table_cli(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write Markdown here"),
 ) -> None:
     """Print a Markdown table of F1 (overall and per type) for every evaluated system."""
-    from ..experiments.table import summarize
+    from ..evaluation.table import summarize
 
     typer.echo(summarize(metrics_dir=metrics_dir, output=output))

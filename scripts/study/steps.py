@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..resumable import Step
-from ..util import PathLike
+from spacy_tskd.resumable import Step
+from spacy_tskd.util import PathLike
 
 # the project directory's configs (commands run from it), never the source tree's: the
 # package installed from a wheel has no configs/
@@ -36,7 +36,7 @@ def convert_steps(
     ``train``/``dev`` for its teacher; for a target (``target_sents`` given) also
     ``unlabeled`` (the first sentences of its train split; gold is never read
     downstream) and ``test``. A size of 0 keeps every sentence."""
-    from ..data.conll import convert
+    from spacy_tskd.data.conll import convert
 
     todo = [("train", "train", teacher_sents), ("dev", "dev", dev_sents)]
     if target_sents is not None:
@@ -85,7 +85,7 @@ def teacher_step(
 def annotate_step(*, teacher: Path, docs: Path, output: Path, gpu_id: int, what: str) -> Step:
     """Store the probabilities of the pipeline ``teacher`` on ``docs`` (gold stripped)
     in the annotation directory ``output``; its ``index.json`` marks it finished."""
-    from ..distill.annotate import annotate
+    from spacy_tskd.distill.annotate import annotate
 
     kwargs = {
         "teacher_path": teacher,
@@ -110,8 +110,8 @@ def weights_step(
 ) -> Step:
     """Fit the source weights α of ``method`` for the target text, with the recipe of
     ``configs/weights.cfg``."""
-    from ..weighting.similarity import fit_weights
-    from ..weighting.weights_file import load_recipe
+    from spacy_tskd.weighting.similarity import fit_weights
+    from spacy_tskd.weighting.weights_file import load_recipe
 
     kwargs = {
         "source_docs": dict(source_docs),
@@ -146,7 +146,7 @@ def student_step(
     """Distil the teachers' (α-mixed) probabilities into ``student_dir/model-last``, a
     pipeline of the ``target`` language; ``loss`` overrides the config's ``distill_loss``
     (``"hard"``: the HL ablation)."""
-    from ..distill.run import distill
+    from spacy_tskd.distill.run import distill
 
     overrides: Dict[str, Any] = {
         "paths.teacher_probs": ",".join(str(p) for p in probs),
@@ -171,8 +171,8 @@ def student_step(
 
 
 def _train_teacher(*, lang_dir: Path, config: PathLike, overrides: Dict, gpu_id: int) -> None:
-    from ..training.teacher import train_teacher
-    from ..util import atomic_write_text
+    from spacy_tskd.training.teacher import train_teacher
+    from spacy_tskd.util import atomic_write_text
 
     train_teacher(config_path=config, output_path=lang_dir, overrides=overrides, gpu_id=gpu_id)
     atomic_write_text(lang_dir / "DONE", "model-last\n")

@@ -1,8 +1,8 @@
 """Benchmarks: ``python -m spacy_tskd bench distill`` and ``bench annotate``.
 
-* :func:`spacy_tskd.bench.distill.bench_distill` times the project's distillation
+* :func:`scripts.bench.distill.bench_distill` times the project's distillation
   step against a reference loop written like the paper's original code.
-* :func:`spacy_tskd.bench.annotate.bench_annotate` times teacher inference and
+* :func:`scripts.bench.annotate.bench_annotate` times teacher inference and
   compares it with a FLOP-bound estimate.
 
 Both return a JSON-serialisable dict; :func:`write_json` stores it atomically.
@@ -15,7 +15,7 @@ import platform
 from pathlib import Path
 from typing import Any, Dict
 
-from ..util import PathLike, atomic_write_text
+from spacy_tskd.util import PathLike, atomic_write_text
 
 
 def machine_info() -> Dict[str, Any]:

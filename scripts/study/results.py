@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
 
 RESULT_FORMAT = "spacy-tskd-result/1"
 

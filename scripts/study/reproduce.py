@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..resumable import Step
-from ..util import PathLike, atomic_write_text
+from spacy_tskd.resumable import Step
+from spacy_tskd.util import PathLike, atomic_write_text
+
 from .steps import (
     annotate_step,
     convert_steps,
@@ -163,7 +164,7 @@ class _Study:
     """Plans the experiments of the study and runs their steps in ``out``."""
 
     def __init__(self, out: Path, settings: ReproduceSettings) -> None:
-        from ..weighting.embeddings import encoder_identity
+        from spacy_tskd.weighting.embeddings import encoder_identity
 
         self.out, self.s = out, settings
         self.corpus = out / "corpus"

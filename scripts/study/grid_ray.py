@@ -22,8 +22,9 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
-from ..resumable import Step
-from ..util import PathLike, atomic_write_text
+from spacy_tskd.resumable import Step
+from spacy_tskd.util import PathLike, atomic_write_text
+
 from .reproduce import ReproduceSettings, _Study, plan_results
 from .study_files import _StepLog
 from .study_settings import check_settings, with_config_defaults

@@ -15,9 +15,9 @@ def compute_result(study: Any, exp: Any) -> Dict[str, Any]:
     :class:`.reproduce._Study`) and return its result: the scores of both decoders,
     the Fig. 5 bins (single-source TS), α (multi-source) and the bookkeeping of
     :func:`.reproduce.run_reproduce`'s result format."""
-    from ..data.decode import DECODERS, decode_bio
-    from ..evaluation.ensemble import load_stored_probs, read_gold_bio, score_probs
-    from ..weighting.similarity import load_weights
+    from spacy_tskd.data.decode import DECODERS, decode_bio
+    from spacy_tskd.evaluation.ensemble import load_stored_probs, read_gold_bio, score_probs
+    from spacy_tskd.weighting.similarity import load_weights
 
     for step in exp.shared:
         study.log.ensure(step)
@@ -95,7 +95,7 @@ def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
         from .analysis import correction_bins
     except ImportError as err:
         raise RuntimeError(
-            "The single-source TS results need spacy_tskd/experiments/analysis.py "
+            "The single-source TS results need scripts/study/analysis.py "
             f"(correction_bins, for Fig. 5), which cannot be imported: {err}. "
             "Run with --only multi until it is there."
         ) from err

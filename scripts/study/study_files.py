@@ -10,8 +10,8 @@ import platform
 from pathlib import Path
 from typing import Any, Dict, Optional, Set, Tuple
 
-from ..resumable import Step
-from ..util import PathLike
+from spacy_tskd.resumable import Step
+from spacy_tskd.util import PathLike
 
 FORMAT = "spacy-tskd-result/1"
 
@@ -124,6 +124,6 @@ def _now() -> str:
 
 
 def _version() -> str:
-    from .. import __version__
+    from spacy_tskd import __version__
 
     return __version__

@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
+
 from . import machine_info, set_threads
 from .student import build_student, check_encoder_dir, progress_logger, run_project, sample_docs
 
@@ -52,13 +53,13 @@ def bench_encoders(
 ) -> Dict[str, Any]:
     """Time the student (and spaCy's own ner) on the same batches.
 
-    Arguments as :func:`spacy_tskd.bench.distill.bench_distill`; ``spacy_ner`` adds the
+    Arguments as :func:`scripts.bench.distill.bench_distill`; ``spacy_ner`` adds the
     ``spacy train`` path. RETURNS (Dict[str, Any]): setting and one result per path.
     """
     import torch
     from spacy.util import fix_random_seed
 
-    from ..distill.corpus import TeacherCorpus
+    from spacy_tskd.distill.corpus import TeacherCorpus
 
     if min(n_sents, batch_size, steps, heldout) < 1 or warmup_steps < 0:
         raise ValueError("n_sents, batch_size, steps and heldout must be positive.")
@@ -118,7 +119,7 @@ def bench_encoders(
 
 def heldout_mse(ner, docs, q: np.ndarray) -> float:
     """The paper's loss on held-out docs, eval mode: MSE(softmax(logits), teacher)."""
-    from ..pipeline.losses import mse_loss
+    from spacy_tskd.pipeline.losses import mse_loss
 
     z = np.concatenate([ner.model.ops.to_numpy(x) for x in ner.model.predict(docs)])
     return float(mse_loss(z, q)[0])
@@ -146,8 +147,8 @@ def _spacy_ner(encoder_dir, docs, probs, labels, batches, warmup, learn_rate, fr
     from spacy.util import fix_random_seed
     from thinc.api import Adam
 
-    from ..architectures.transformer import freeze
-    from ..data.decode import decode_bio
+    from spacy_tskd.architectures.transformer import freeze
+    from spacy_tskd.data.decode import decode_bio
 
     fix_random_seed(seed)
     nlp = spacy.blank("xx")

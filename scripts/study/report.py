@@ -14,7 +14,8 @@ import shlex
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-from ..util import PathLike, atomic_write_bytes, atomic_write_text
+from spacy_tskd.util import PathLike, atomic_write_bytes, atomic_write_text
+
 from .paper import DEVIATIONS, NO_PAPER, PAPER_MBERT, PAPER_SOURCE, TABLES  # noqa: F401 (PAPER_MBERT: re-exported)
 from .report_records import (
     all_results_section,

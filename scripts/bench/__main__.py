@@ -1,4 +1,4 @@
-"""``python -m spacy_tskd bench distill|annotate``: speed benchmarks (CPU).
+"""``python -m scripts.bench distill|encoders|annotate``: speed benchmarks (CPU).
 
 ``bench distill`` exits with code 2 (after printing and writing the JSON) when
 its correctness check fails; errors in the inputs exit with code 1.
@@ -9,13 +9,14 @@ from typing import Optional
 
 import typer
 
-from ._app import app, command
+from spacy_tskd.cli._app import command
 
 bench_app = typer.Typer(
     help="Speed benchmarks: distillation step vs a paper-style reference; teacher inference.",
     no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
-app.add_typer(bench_app, name="bench")
 
 
 # options shared by `bench distill` and `bench encoders` (one definition each)
@@ -61,8 +62,8 @@ def bench_distill_cli(
     """Time the project's distillation step against a paper-style Hugging Face loop."""
     from wasabi import msg
 
-    from ..bench import write_json
-    from ..bench.distill import bench_distill, format_distill_report
+    from scripts.bench import write_json
+    from scripts.bench.distill import bench_distill, format_distill_report
 
     results = bench_distill(
         encoder=encoder,
@@ -131,8 +132,8 @@ def bench_encoders_cli(
     same batches."""
     from wasabi import msg
 
-    from ..bench import write_json
-    from ..bench.encoders import bench_encoders, format_encoders_report
+    from scripts.bench import write_json
+    from scripts.bench.encoders import bench_encoders, format_encoders_report
 
     results = bench_encoders(
         encoder=encoder,
@@ -167,8 +168,8 @@ def bench_annotate_cli(
     """Time teacher inference (word pieces/s, words/s) against a FLOP bound."""
     from wasabi import msg
 
-    from ..bench import write_json
-    from ..bench.annotate import bench_annotate, format_annotate_report
+    from scripts.bench import write_json
+    from scripts.bench.annotate import bench_annotate, format_annotate_report
 
     results = bench_annotate(
         pipeline=pipeline,
@@ -190,3 +191,7 @@ def _print_setting(setting) -> None:
     keys = ("torch_version", "torch_threads", "cpu_model", "n_sents", "batch_size")
     keys += ("timed_steps", "warmup_steps", "max_length", "dropout")
     typer.echo("setting: " + ", ".join(f"{k} {setting[k]}" for k in keys if k in setting))
+
+
+if __name__ == "__main__":
+    bench_app()

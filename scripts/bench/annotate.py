@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
+
 from . import machine_info, set_threads
 
 FLOP_FORMULA = "FLOPs per piece = 2*N + 2*2*L*s*d (matmuls only)"
@@ -55,8 +56,9 @@ def bench_annotate(
     """
     from spacy.tokens import DocBin
 
-    from ..data.docs import unannotated
-    from ..distill.teacher import load_teacher
+    from spacy_tskd.data.docs import unannotated
+    from spacy_tskd.distill.teacher import load_teacher
+
     from .student import padded_groups, student_hf_model
 
     for name, value in (("n_sents", n_sents), ("batch_size", batch_size)):

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-from ..data.decode import check_decoder
+from spacy_tskd.data.decode import check_decoder
+
 from .steps import CONFIGS
 
 WEIGHTS_FORMAT = 2  # spacy_tskd.weighting.similarity.FORMAT_VERSION (not imported: torch)

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..util import PathLike
+from spacy_tskd.util import PathLike
 
 
 def build_student(
@@ -64,7 +64,7 @@ def run_project(
     nlp, ner, component, docs, probs, optimizer, batch_size, epochs, seed, warmup, steps
 ) -> Tuple[Dict[str, Any], List[List[int]]]:
     """Step ``distill_steps``; return its timings and the batches it used (doc indices)."""
-    from ..distill.loop import distill_steps
+    from spacy_tskd.distill.loop import distill_steps
 
     index = {id(d): i for i, d in enumerate(docs)}
     batches: List[List[int]] = []
@@ -142,7 +142,7 @@ def student_hf_model(ner):
 
 
 def n_batches(n_docs: int, batch_size: int) -> int:
-    from ..distill.loop import steps_per_epoch
+    from spacy_tskd.distill.loop import steps_per_epoch
 
     return steps_per_epoch(n_docs, batch_size)
 

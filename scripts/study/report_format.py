@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from spacy_tskd.evaluation.table import markdown_table
+
 from .paper import NO_PAPER, PAPER_MBERT
 from .results import CONLL_LANGUAGES, SINGLE_SOURCES, SYSTEMS, TARGETS, Group, GroupKey
-from .table import markdown_table
 
 
 def mean_sd(values: Sequence[float]) -> Tuple[float, Optional[float]]:

@@ -1,15 +1,21 @@
-"""``python -m spacy_tskd experiment reproduce OUT_DIR``: the resumable study runner."""
+"""``python -m scripts.study reproduce|report``: the paper's study (one resumable runner,
+optionally on Ray) and its report. Run from the project root."""
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from ._app import app, command
+from spacy_tskd.cli._app import command
 
 FROM_CONFIG = "Default: the value in configs/teacher.cfg or configs/student.cfg."
-experiment_app = typer.Typer(help="The resumable study runner.", no_args_is_help=True)
-app.add_typer(experiment_app, name="experiment")
+app = typer.Typer(
+    name="scripts.study",
+    help="The paper's study: the resumable runner and the report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
 def _csv(value: str):
@@ -23,7 +29,7 @@ def _ints(value: str, option: str):
         raise ValueError(f"{option} takes integers separated by commas, got {value!r}.") from None
 
 
-@command(experiment_app, "reproduce")
+@command(app, "reproduce")
 def reproduce_cli(
     out_dir: Path = typer.Argument(..., help="Folder for the study's artifacts (resumable)"),
     results: Path = typer.Option(..., "--results", help="Folder for one result JSON per run"),
@@ -60,7 +66,7 @@ def reproduce_cli(
     """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source
     MT-avg/MT-sim/TS-avg/TS-sim/TS-cosine/TS-l2 (leave-one-out), per seed, one
     result JSON each. Resumes: finished results and artifacts are skipped."""
-    from ..experiments.reproduce import ReproduceSettings, run_reproduce
+    from scripts.study.reproduce import ReproduceSettings, run_reproduce
 
     settings = ReproduceSettings(
         data_dir=data_dir,
@@ -85,7 +91,7 @@ def reproduce_cli(
         gpu_id=gpu_id,
     )
     if ray is not None:
-        from ..experiments.grid_ray import run_reproduce_on_ray
+        from scripts.study.grid_ray import run_reproduce_on_ray
 
         report = run_reproduce_on_ray(
             address=ray, out_dir=out_dir, results_dir=results, settings=settings,
@@ -106,3 +112,33 @@ def reproduce_cli(
             f"{r['setting']:6} {r['system']:9} {'+'.join(r['sources']):>8} -> {r['target']} "
             f"seed {r['seed']}: F1 {100 * r['scores']['ents_f']:.2f}"
         )
+
+
+@command(app, "report")
+def report_cli(
+    results_dir: List[Path] = typer.Argument(
+        ...,
+        help="Folders of result JSON files (searched recursively); results of different "
+        "teacher recipes become separate rows.",
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="The Markdown report to write."),
+    plots_dir: Optional[Path] = typer.Option(
+        None, "--plots-dir", help="Where the PNG charts go (default: the output's folder)."
+    ),
+    made_by: Optional[List[str]] = typer.Option(
+        None,
+        "--made-by",
+        help="A command that produced the results, shown at the top (repeatable).",
+    ),
+) -> None:
+    """Write the Markdown report (paper-style tables, per-type F1, Fig. 5) with charts."""
+    from wasabi import msg
+
+    from scripts.study.report import write_report
+
+    write_report(results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or ())
+    msg.good(f"Report written to {output}")
+
+
+if __name__ == "__main__":
+    app()
