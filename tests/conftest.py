@@ -86,7 +86,7 @@ def train_docs():
     return docs
 
 
-# the transformer encoders a tskd_ner component can use (0.1's FirstPieceEncoder is gone)
+# the transformer encoders a tskd_ner component can use
 ENCODERS = ("spacy-tskd.TransformerEncoder.v1",)
 
 

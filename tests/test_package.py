@@ -19,7 +19,6 @@ GROUPS = {
     "spacy_architectures": {
         "spacy-tskd.TokenSoftmax.v1",
         "spacy-tskd.TokenSoftmax.v2",
-        "spacy-tskd.FirstPieceEncoder.v1",
         "spacy-tskd.TransformerEncoder.v1",
     },
     "spacy_layers": {"spacy-tskd.first_piece.v1"},
@@ -38,17 +37,6 @@ def test_entry_points_resolve():
         assert names <= set(found), (group, set(found))
         for name in names:
             assert callable(found[name].load())
-
-
-def test_a_pipeline_of_version_0_1_gets_an_error_naming_it(tiny_encoder_dir):
-    """0.1's hand-written encoder is gone; its name says which version to use."""
-    nlp = spacy.blank("xx")
-    encoder = {"@architectures": "spacy-tskd.FirstPieceEncoder.v1", "name": str(tiny_encoder_dir)}
-    with pytest.raises(ValueError, match=r"spacy-tskd 0\.1\.0.*pip install spacy-tskd==0\.1\.0"):
-        nlp.add_pipe(
-            "tskd_ner",
-            config={"model": {"@architectures": "spacy-tskd.TokenSoftmax.v1", "encoder": encoder}},
-        )
 
 
 def test_registered_in_spacy_registries():

@@ -1,4 +1,4 @@
-"""project.yml: the workflows a user runs are well-formed and resumable step by step."""
+"""project.yml: the user's workflows are well-formed, resumable step by step, and small."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+USER_WORKFLOWS = ("all", "rounds", "multi")
 
 
 @pytest.fixture(scope="module")
@@ -28,68 +29,112 @@ def test_every_workflow_step_is_a_command(project):
         assert not missing, f"workflow {name} names unknown commands {missing}"
 
 
-def test_multi_is_built_from_resumable_steps(project):
-    commands = _commands(project)
-    steps = project["workflows"]["multi"]
-    stages = ["multi-convert", "multi-teacher-1", "multi-weights", "multi-annotate"]
-    stages += ["multi-student-avg", "multi-student-sim", "multi-evaluate", "multi-table"]
-    positions = [steps.index(s) for s in stages]
-    assert positions == sorted(positions), "multi must run convert -> ... -> evaluate in order"
-    for name in steps:
-        if name in ("encoder", "multi-table"):
-            continue
-        cmd = commands[name]
-        assert cmd.get("deps") and cmd.get("outputs"), f"{name} needs deps and outputs to resume"
-    weights = commands["multi-weights"]
-    assert {Path(o).name for o in weights["outputs"]} == {
-        "es-sim.json",
-        "es-cosine.json",
-        "es-l2.json",
-    }
-    for method in ("sim", "cosine", "l2"):
-        assert any(f"--method {method}" in line for line in weights["script"])
-    # the students read the weights the weighting step wrote
-    sim_student = commands["multi-student-sim"]
-    assert "training/multi/weights/es-sim.json" in sim_student["deps"]
+def test_user_workflows_stay_small(project):
+    steps = {s for name in USER_WORKFLOWS for s in project["workflows"][name]}
+    assert len(steps) <= 14, sorted(steps)
+    text = (ROOT / "project.yml").read_text(encoding="utf8")
+    user_part = text.split("  # ---- the paper's study (workflow `study`)", 1)[0]
+    assert len(user_part.encode("utf8")) <= 15_000
+    assert max(len(line) for line in text.splitlines()) <= 200
 
 
-def test_defaults_are_one_decode_everywhere(project):
-    decode = project["vars"]["decode"]
+def test_study_commands_are_apart_from_the_users(project):
+    user = {s for name in USER_WORKFLOWS for s in project["workflows"][name]}
+    study = set(project["workflows"]["study"]) - {"encoder"}
+    assert study and not study & user
+    for name in study:
+        for line in _commands(project)[name]["script"]:
+            assert line.startswith("python -m scripts.study "), line
+
+
+def test_every_dep_and_output_is_one_path(project):
+    """confection 1.x joins a list item starting with ${vars.x} to the one before it."""
     for cmd in project["commands"]:
-        if cmd["name"] == "reproduce-study":  # the study has its own, repro_decode
-            assert f"--decode {project['vars']['repro_decode']}" in cmd["script"][0]
-            continue
-        for line in cmd["script"]:
-            if " --decode " in line or "tskd_ner.decode" in line:
-                assert line.split("decode ", 1)[1].split()[0] == decode, line
+        for path in cmd.get("deps", []) + cmd.get("outputs", []):
+            assert ", " not in path, (cmd["name"], path)
+
+
+def test_user_workflows_resume_step_by_step(project):
+    commands = _commands(project)
+    for name in USER_WORKFLOWS:
+        for step in project["workflows"][name]:
+            cmd = commands[step]
+            assert cmd.get("outputs"), f"{step} needs outputs to be skipped when done"
+            if step != "encoder":
+                assert cmd.get("deps"), f"{step} needs deps to rerun when they change"
+
+
+def test_the_users_files_are_variables(project):
+    v = project["vars"]
+    convert = _commands(project)["convert"]
+    deps = [str(Path(d)) for d in convert["deps"]]
+    for key in ("source_train", "source_dev", "target_text", "target_test"):
+        assert str(Path(v[key])) in deps, key
+        assert any(line.startswith(f"python -m spacy_tskd convert {v[key]} ") for line in
+                   convert["script"]), key  # fmt: skip
 
 
 def test_all_reads_no_target_labels_for_training(project):
     commands = _commands(project)
-    # the teacher annotates the unlabeled target text; the students read those docs only
+    # the teacher annotates the unlabeled target text; the student reads those docs only
     (annotate,) = commands["annotate"]["script"]
     assert "unlabeled.spacy" in annotate and "test.spacy" not in annotate
     probs = annotate.split("unlabeled.spacy ", 1)[1].split()[0]
-    for name in ("student", "student-hl"):
-        (line,) = commands[name]["script"]
-        assert f"--paths.teacher_probs {probs} " in line
-        assert "test.spacy" not in line and "/dev" not in line
+    (line,) = commands["student"]["script"]
+    assert f"--paths.teacher_probs {probs} " in line
+    assert "test.spacy" not in line and "/dev" not in line
+
+
+def test_the_student_recipe_is_the_configs(project):
+    """configs/student.cfg holds the published recipe: project.yml does not override it."""
+    for name in ("student", "multi-students", "rounds-distill"):
+        (line,) = _commands(project)[name]["script"]
+        for key in ("--distill.epochs", "--distill.batch_size", "learn_rate.initial_rate"):
+            assert key not in line, (name, key)
 
 
 def test_every_pipeline_speaks_its_language(project):
     """Teachers are pipelines of their source language, students of their target."""
     v = project["vars"]
     expected = {
-        "teacher": v["source"],
-        "student": v["target"],
-        "student-hl": v["target"],
-        "multi-teacher-1": v["multi_src1"],
-        "multi-teacher-2": v["multi_src2"],
-        "multi-teacher-3": v["multi_src3"],
-        "multi-student-avg": v["multi_target"],
-        "multi-student-sim": v["multi_target"],
+        "teacher": v["source_lang"],
+        "student": v["target_lang"],
+        "rounds-distill": v["target_lang"],
+        "multi-teachers": "{}",
+        "multi-students": v["multi_target"],
     }
     commands = _commands(project)
     for name, lang in expected.items():
         (line,) = commands[name]["script"]
         assert f"--nlp.lang {lang}" in line, name
+
+
+def test_each_runs_the_command_once_per_value(tmp_path):
+    import subprocess
+    import sys
+
+    script = "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
+    args = [sys.executable, str(ROOT / "scripts" / "each.py"), "en,de", "--"]
+    args += ["python", "-c", script, str(tmp_path / "{}.txt"), "lang {}"]
+    subprocess.run(args, check=True, capture_output=True)
+    assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["lang de", "lang en"]
+    failing = subprocess.run(args[:4] + ["python", "-c", "raise SystemExit(3)"])
+    assert failing.returncode == 3
+    usage = subprocess.run(args[:3], capture_output=True, text=True)
+    assert usage.returncode != 0 and "usage: python scripts/each.py" in usage.stderr
+
+
+def test_readme_rows_match_their_result_files():
+    """Every README results row that links a docs/perf file shows that file's F1."""
+    import json
+    import re
+
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf8").splitlines()
+            if line.startswith("| ") and "(docs/perf/" in line]  # fmt: skip
+    assert rows, "README's results table links no docs/perf file"
+    for row in rows:
+        path = re.search(r"\((docs/perf/[^)]+\.json)\)", row).group(1)
+        scores = json.loads((ROOT / path).read_text(encoding="utf8"))["scores"]
+        cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
+        assert cells[2] == f"{100 * scores['MT']['ents_f']:.2f}", (path, cells[2])
+        assert cells[3] == f"{100 * scores['TS']['ents_f']:.2f}", (path, cells[3])

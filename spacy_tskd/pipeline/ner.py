@@ -26,7 +26,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats2d
 
-from ..architectures import legacy, token_softmax, transformer  # noqa: F401 (registers)
+from ..architectures import token_softmax, transformer  # noqa: F401 (registers)
 from ..data.bio import bio_label_order, split_tag
 from ..data.decode import DEFAULT_DECODE, check_decoder, decode_spans
 from . import losses as tskd_losses
