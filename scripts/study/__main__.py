@@ -6,16 +6,10 @@ from typing import List, Optional
 
 import typer
 
-from spacy_tskd.cli._app import command
+from spacy_tskd.cli._app import command, make_app
 
 FROM_CONFIG = "Default: the value in configs/teacher.cfg or configs/student.cfg."
-app = typer.Typer(
-    name="scripts.study",
-    help="The paper's study: the resumable runner and the report.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = make_app("scripts.study", "The paper's study: the resumable runner and the report.")
 
 
 def _csv(value: str):

@@ -6,13 +6,16 @@ from typing import Callable
 
 import typer
 
-app = typer.Typer(
-    name="spacy_tskd",
-    help="Cross-lingual NER by teacher-student distillation (spacy-tskd).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+
+def make_app(name: str, help: str) -> typer.Typer:
+    """A typer app as every spacy-tskd command line has it (also the project's scripts)."""
+    return typer.Typer(
+        name=name, help=help, no_args_is_help=True, add_completion=False,
+        pretty_exceptions_enable=False,
+    )  # fmt: skip
+
+
+app = make_app("spacy_tskd", "Cross-lingual NER by teacher-student distillation (spacy-tskd).")
 
 # What a user can cause and fix: a missing or wrong file, a bad value, a missing extra.
 # The library's messages name the file (and line) and what to do; anything else is a bug
