@@ -59,15 +59,15 @@ def test_cnn_student_learns_the_teacher_from_plain_text_shards(teacher, tmp_path
             str(tmp_path / "student"),
             "--paths.teacher_probs",
             str(tmp_path / "shards"),
-            "--distill.batch_size",
+            "--distillation.batch_size",
             "2",
-            "--distill.epochs",
+            "--distillation.max_epochs",
             "40",
-            "--distill.heldout",
+            "--distillation.heldout",
             "0",
-            "--distill.warmup_frac",
+            "--distillation.warmup_frac",
             "0",
-            "--distill.log_every",
+            "--distillation.log_every",
             "1",
         ],
     )
@@ -108,9 +108,9 @@ def test_cnn_student_from_a_docbin(teacher, train_docs, tmp_path):
             str(tmp_path / "probs"),
             "--nlp.lang",
             "xx",
-            "--distill.epochs",
+            "--distillation.max_epochs",
             "2",
-            "--distill.heldout",
+            "--distillation.heldout",
             "0",
         ],
     )
@@ -141,7 +141,7 @@ def test_cnn_student_with_vectors_from_the_encoder(teacher, tiny_encoder_dir, tm
     args = ["distill", str(CNN_CFG), "--output", str(tmp_path / "student")]
     args += ["--paths.teacher_probs", str(tmp_path / "p"), "--paths.vectors", str(vectors)]
     args += ["--components.tskd_ner.model.encoder.embed.include_static_vectors", "true"]
-    args += ["--nlp.lang", "xx", "--distill.epochs", "2", "--distill.heldout", "0"]
+    args += ["--nlp.lang", "xx", "--distillation.max_epochs", "2", "--distillation.heldout", "0"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     student = spacy.load(tmp_path / "student" / "model-last")

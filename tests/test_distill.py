@@ -92,11 +92,11 @@ def _distill_args(tmp_path, encoder_dir, *extra):
         "0",
         "--components.tskd_ner.model.encoder.freeze_embeddings",
         "false",
-        "--distill.batch_size",
+        "--distillation.batch_size",
         "3",
-        "--distill.heldout",
+        "--distillation.heldout",
         "0",
-        "--distill.warmup_frac",
+        "--distillation.warmup_frac",
         "0",
         *extra,
     ]
@@ -112,9 +112,9 @@ def test_student_reproduces_teacher(
         tiny_encoder_dir,
         "--components.tskd_ner.distill_loss",
         loss,
-        "--distill.epochs",
+        "--distillation.max_epochs",
         epochs,
-        "--distill.optimizer.learn_rate.initial_rate",
+        "--distillation.optimizer.learn_rate.initial_rate",
         lr,
     )
     assert result.exit_code == 0, result.output
@@ -125,7 +125,7 @@ def test_student_reproduces_teacher(
         s_ents = [(e.start, e.end, e.label_) for e in student(Doc(student.vocab, words=words)).ents]
         assert t_ents and s_ents == t_ents
     meta = student.meta["tskd"]
-    assert meta["role"] == "student" and meta["distill"]["epochs"] == int(epochs)
+    assert meta["role"] == "student" and meta["distillation"]["max_epochs"] == int(epochs)
 
 
 def test_distillation_reduces_mse(teacher_and_target, tiny_encoder_dir, train_docs):
@@ -137,15 +137,15 @@ def test_distillation_reduces_mse(teacher_and_target, tiny_encoder_dir, train_do
         pred = nlp.get_pipe("tskd_ner").predict(docs)
         return np.mean([((p - probs[i]) ** 2).mean() for i, p in enumerate(pred)])
 
-    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    result = _distill(tmp_path, tiny_encoder_dir, "--distillation.max_epochs", "0")
     assert result.exit_code == 0, result.output
     before = student_mse(spacy.load(tmp_path / "student" / "model-last"))
     result = _distill(
         tmp_path,
         tiny_encoder_dir,
-        "--distill.epochs",
+        "--distillation.max_epochs",
         "30",
-        "--distill.optimizer.learn_rate.initial_rate",
+        "--distillation.optimizer.learn_rate.initial_rate",
         "3e-3",
     )
     assert result.exit_code == 0, result.output
@@ -158,7 +158,7 @@ def test_label_order_mismatch(teacher_and_target, tiny_encoder_dir):
     result = _distill(
         tmp_path,
         tiny_encoder_dir,
-        "--distill.labels",
+        "--distillation.labels",
         '["O","B-PER","I-PER","B-LOC","I-LOC","B-ORG","I-ORG"]',
     )
     assert result.exit_code == 1
@@ -173,7 +173,12 @@ def test_same_seed_gives_the_same_student(teacher_and_target, tiny_encoder_dir, 
 
     def student_probs(seed: str):
         result = _distill(
-            tmp_path, tiny_encoder_dir, "--distill.epochs", "2", "--distill.seed", seed
+            tmp_path,
+            tiny_encoder_dir,
+            "--distillation.max_epochs",
+            "2",
+            "--distillation.seed",
+            seed,
         )
         assert result.exit_code == 0, result.output
         nlp = spacy.load(tmp_path / "student" / "model-last")
@@ -185,16 +190,16 @@ def test_same_seed_gives_the_same_student(teacher_and_target, tiny_encoder_dir, 
 
 
 def test_init_from_teacher_starts_at_the_teacher(teacher_and_target, tiny_encoder_dir, train_docs):
-    """distill.init_from (a deviation): with no step taken, the student is the teacher."""
+    """distillation.init_from (a deviation): with no step taken, the student is the teacher."""
     teacher, tmp_path = teacher_and_target
     docs = [Doc(teacher.vocab, words=[t.text for t in d]) for d in train_docs]
     expected = teacher.get_pipe("tskd_ner").predict(docs)
     result = _distill(
         tmp_path,
         tiny_encoder_dir,
-        "--distill.epochs",
+        "--distillation.max_epochs",
         "0",
-        "--distill.init_from",
+        "--distillation.init_from",
         str(tmp_path / "teacher"),
         "--components.tskd_ner.distill_loss",
         "hard",
@@ -206,13 +211,15 @@ def test_init_from_teacher_starts_at_the_teacher(teacher_and_target, tiny_encode
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(expected, got))
     assert ner.cfg["distill_loss"] == "hard"  # the student's loss, not the teacher's
     # without init_from the untrained student is not the teacher
-    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    result = _distill(tmp_path, tiny_encoder_dir, "--distillation.max_epochs", "0")
     plain = spacy.load(tmp_path / "student" / "model-last").get_pipe("tskd_ner")
     other = plain.predict([Doc(plain.vocab, words=[t.text for t in d]) for d in train_docs])
     assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(expected, other))
-    result = _distill(tmp_path, tiny_encoder_dir, "--distill.init_from", str(tmp_path / "missing"))
+    result = _distill(
+        tmp_path, tiny_encoder_dir, "--distillation.init_from", str(tmp_path / "missing")
+    )
     assert result.exit_code == 1
-    assert "distill.init_from" in result.output and "missing/tskd_ner/model not found" in (
+    assert "distillation.init_from" in result.output and "missing/tskd_ner/model not found" in (
         " ".join(result.output.split())
     )
 
@@ -220,13 +227,15 @@ def test_init_from_teacher_starts_at_the_teacher(teacher_and_target, tiny_encode
 def test_student_speaks_the_target_language(teacher_and_target, tiny_encoder_dir):
     """`--nlp.lang es` gives a Spanish pipeline: raw text gets spaCy's Spanish tokenizer."""
     _, tmp_path = teacher_and_target
-    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0", "--nlp.lang", "es")
+    result = _distill(
+        tmp_path, tiny_encoder_dir, "--distillation.max_epochs", "0", "--nlp.lang", "es"
+    )
     assert result.exit_code == 0, result.output
     student = spacy.load(tmp_path / "student" / "model-last")
     assert student.lang == "es"
     # "del" is one token for the multi-language tokenizer too; "Ud." is a Spanish exception
     assert [t.text for t in student.tokenizer("Ud. vive en Madrid.")][0] == "Ud."
-    result = _distill(tmp_path, tiny_encoder_dir, "--distill.epochs", "0")
+    result = _distill(tmp_path, tiny_encoder_dir, "--distillation.max_epochs", "0")
     assert "lang" in result.output and "--nlp.lang" in result.output
 
 
@@ -241,8 +250,8 @@ def test_a_killed_run_resumes_to_the_same_student(teacher_and_target, tiny_encod
 
     _, tmp_path = teacher_and_target
     words = [[t.text for t in d] for d in train_docs]
-    extra = ["--distill.epochs", "60", "--distill.checkpoint_every", "3"]
-    extra += ["--distill.optimizer.learn_rate.initial_rate", "3e-3"]
+    extra = ["--distillation.max_epochs", "60", "--distillation.checkpoint_every", "3"]
+    extra += ["--distillation.optimizer.learn_rate.initial_rate", "3e-3"]
     command = [
         sys.executable,
         "-m",

@@ -12,7 +12,7 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
-from spacy_tskd.data.bio import to_bio
+from spacy_tskd.data.bio import bio_to_spans, to_bio
 from spacy_tskd.evaluation.evaluate import evaluate
 from spacy_tskd.evaluation.scorer import format_scores_table, score_bio, score_docs
 
@@ -168,6 +168,54 @@ def test_score_docs_on_docs_and_examples():
     assert s["ents_f"] == pytest.approx(4 / 7)
     examples = [Example(p, g) for g, p in zip(gold, pred)]
     assert score_docs(examples) == s
+
+
+def _random_tags(rng, n_sents):
+    """Random tag sequences, IOB1, BIO and invalid BIO (stray I- tags) alike."""
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-ORG"]
+    return [[rng.choice(tags) for _ in range(rng.randint(1, 12))] for _ in range(n_sents)]
+
+
+def test_score_bio_matches_seqeval_classification_report():
+    import random
+
+    from seqeval.metrics import classification_report
+
+    rng = random.Random(0)
+    for _ in range(20):
+        gold = _random_tags(rng, 8)
+        pred = [[rng.choice(["O", t, t, "B-ORG"]) for t in sent] for sent in gold]
+        ours = score_bio(gold, pred)
+        theirs = classification_report(gold, pred, output_dict=True, zero_division=0)
+        if not ours["n_gold"] and not ours["n_pred"]:
+            continue
+        assert ours["ents_f"] == pytest.approx(theirs["micro avg"]["f1-score"])
+        assert ours["ents_p"] == pytest.approx(theirs["micro avg"]["precision"])
+        for typ, row in ours["ents_per_type"].items():
+            assert row["f"] == pytest.approx(theirs[typ]["f1-score"]), typ
+            assert row["n_gold"] == theirs[typ]["support"], typ
+
+
+def test_score_docs_matches_spacys_span_scorer():
+    import random
+
+    from spacy.scorer import Scorer
+
+    nlp = spacy.blank("en")
+    rng = random.Random(1)
+    examples = []
+    for gold_tags in _random_tags(rng, 40):
+        pred_tags = [rng.choice(["O", t, "B-ORG"]) for t in gold_tags]
+        words = [f"w{i}" for i in range(len(gold_tags))]
+        gold = _doc(nlp, words, bio_to_spans(gold_tags))
+        pred = _doc(nlp, words, bio_to_spans(pred_tags))
+        examples.append(Example(pred, gold))
+    ours = score_docs(examples)
+    theirs = Scorer.score_spans(examples, "ents")
+    assert ours["ents_f"] == pytest.approx(theirs["ents_f"])
+    assert ours["ents_r"] == pytest.approx(theirs["ents_r"])
+    for typ, row in ours["ents_per_type"].items():
+        assert row["f"] == pytest.approx(theirs["ents_per_type"][typ]["f"]), typ
 
 
 def test_score_docs_token_mismatch_names_the_doc():

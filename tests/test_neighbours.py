@@ -79,7 +79,7 @@ def test_denoise_end_to_end(teacher_dir, text_path, tiny_encoder_dir, tmp_path, 
     from spacy_tskd.distill.annotate import annotate
     from spacy_tskd.distill.corpus import TeacherCorpus
     from spacy_tskd.distill.denoise import denoise, load_denoise_recipe
-    from spacy_tskd.distill.run import distill
+    from spacy_tskd.distill.loop import distill
     from spacy_tskd.pipeline.ner import TokenSoftmaxNER
 
     config = Path(__file__).parent.parent / "configs" / "denoise.cfg"
@@ -126,7 +126,7 @@ def test_denoise_end_to_end(teacher_dir, text_path, tiny_encoder_dir, tmp_path, 
         overrides={"paths.teacher_probs": str(tmp_path / "d"),
                    "paths.encoder": str(tiny_encoder_dir),
                    "components.tskd_ner.model.encoder.max_length": 64,
-                   "distill.epochs": 1, "distill.heldout": 1},
+                   "distillation.max_epochs": 1, "distillation.heldout": 1},
     )  # fmt: skip
     assert seen and all(seen)
     with pytest.raises(ValueError, match="is not empty"):

@@ -295,8 +295,8 @@ def test_recipes_default_to_the_configs(tmp_path):
     student = load_config(configs / "student.cfg", interpolate=False)
     assert filled.teacher_epochs == teacher["training"]["max_epochs"]
     assert filled.teacher_lr == teacher["training"]["optimizer"]["learn_rate"]["initial_rate"]
-    assert filled.student_epochs == student["distill"]["epochs"]
-    assert filled.student_batch == student["distill"]["batch_size"]
+    assert filled.student_epochs == student["distillation"]["max_epochs"]
+    assert filled.student_batch == student["distillation"]["batch_size"]
     assert filled.decode == student["components"]["tskd_ner"]["decode"]
     assert filled.student_lr == 3e-5  # given: kept
     missing = ReproduceSettings(teacher_config=str(tmp_path / "none.cfg"))

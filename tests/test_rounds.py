@@ -20,8 +20,8 @@ def _overrides(encoder_dir):
     return {
         "paths.encoder": str(encoder_dir),
         "components.tskd_ner.model.encoder.max_length": 64,
-        "distill.epochs": 1,
-        "distill.heldout": 1,
+        "distillation.max_epochs": 1,
+        "distillation.heldout": 1,
         "nlp.lang": "en",
     }
 
@@ -47,7 +47,7 @@ def test_rounds_chain_and_resume(teacher_dir, text_path, tiny_encoder_dir, tmp_p
     assert meta["teacher"]["path"] == str(students[0].resolve())
     assert meta["denoise"]["k"] == 3
     student_1 = json.loads((students[1] / "meta.json").read_text())["tskd"]
-    assert student_1["distill"]["init_from"] == str(students[0])  # start = previous
+    assert student_1["distillation"]["init_from"] == str(students[0])  # start = previous
     assert student_1["teacher_probs"] == [str(out / "round-1" / "denoised")]
     capsys.readouterr()
     run_rounds(**kwargs)  # finished: every step is skipped

@@ -85,14 +85,6 @@ def test_missing_encoder_dir_says_what_to_do(tmp_path):
         nlp.get_pipe("tskd_ner").initialize(lambda: [], nlp=nlp, labels=["O", "B-PER", "I-PER"])
 
 
-def test_length_chunks():
-    from spacy_tskd.architectures.transformer import length_chunks
-
-    assert length_chunks([5, 1, 3, 9], budget=10) == [[1, 2], [0], [3]]
-    assert length_chunks([20], budget=10) == [[0]]  # too long: alone
-    assert sorted(i for c in length_chunks([4, 2, 7, 1, 1], budget=8) for i in c) == list(range(5))
-
-
 def test_prediction_in_chunks_is_prediction_in_one_batch(tiny_encoder_dir, train_docs):
     """Prediction runs length-sorted chunks (less padding); the vectors are the same."""
     nlp = make_nlp(tiny_encoder_dir, ARCH)

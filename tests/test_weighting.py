@@ -58,7 +58,9 @@ def embeddings(tiny_encoder_dir):
     from spacy_tskd.weighting.embeddings import sentence_embeddings
 
     def embed(sents):
-        return sentence_embeddings(sents, encoder=str(tiny_encoder_dir), progress=False)
+        return sentence_embeddings(
+            sents, encoder=str(tiny_encoder_dir), max_length=128, progress=False
+        )
 
     return {
         "a": embed(_sentences(LANG_A, 30, 1)),
@@ -83,7 +85,9 @@ def test_sentence_embeddings_mean_pooling(tiny_encoder_dir):
     from spacy_tskd.weighting.embeddings import sentence_embeddings
 
     texts = ["anna visited paris", "boris works for acme today in lima and oslo", "the"]
-    batched = sentence_embeddings(texts, encoder=str(tiny_encoder_dir), batch_size=2)
+    batched = sentence_embeddings(
+        texts, encoder=str(tiny_encoder_dir), max_length=128, batch_size=2
+    )
     transformer, tokenizer = load_pretrained(str(tiny_encoder_dir))
     transformer.eval()
     assert batched.shape == (3, transformer.config.hidden_size)
@@ -159,33 +163,24 @@ def test_fit_is_deterministic(embeddings, sim_model):
 
 
 def test_orthogonality_penalty_value_and_gradient():
-    from spacy_tskd.weighting.similarity import LanguageSimilarityModel
+    from spacy_tskd.weighting.similarity import LearnedLanguageModel
 
     torch.manual_seed(0)
-    model = LanguageSimilarityModel(6, ["x", "y"], rank=3).double()
+    model = LearnedLanguageModel(6, ["x", "y"], rank=3).double()
     with torch.no_grad():
-        model.P.copy_(torch.randn(6, 3, dtype=torch.float64))
-    P = model.P.detach().numpy().copy()
-    expected = ((P.T @ P - np.eye(3)) ** 2).sum()
+        model.mu.copy_(torch.randn(2, 6, dtype=torch.float64))
+    mu = model.mu.detach().numpy().copy()
+    expected = ((mu @ mu.T - np.eye(2)) ** 2).sum()
     value = model.orthogonality_penalty()
     assert float(value.detach()) == pytest.approx(expected, rel=1e-12)
     value.backward()
-    grad = model.P.grad.numpy()
-    np.testing.assert_allclose(grad, 4 * P @ (P.T @ P - np.eye(3)), rtol=1e-10)
-    eps = 1e-6
-    fd = np.zeros_like(P)
-    for i in range(P.shape[0]):
-        for j in range(P.shape[1]):
-            for sign in (1, -1):
-                Pe = P.copy()
-                Pe[i, j] += sign * eps
-                fd[i, j] += sign * ((Pe.T @ Pe - np.eye(3)) ** 2).sum() / (2 * eps)
-    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
-    # an orthonormal P (the initialisation) has no penalty
-    model.reset_parameters()
-    assert float(model.orthogonality_penalty().detach()) == pytest.approx(0.0, abs=1e-10)
+    np.testing.assert_allclose(model.mu.grad.numpy(), 4 * (mu @ mu.T - np.eye(2)) @ mu, rtol=1e-10)
+    # orthonormal language embeddings have no penalty
+    with torch.no_grad():
+        model.mu.copy_(torch.eye(2, 6, dtype=torch.float64))
+    assert float(model.orthogonality_penalty().detach()) == pytest.approx(0.0, abs=1e-12)
     # the rank is capped at the hidden size
-    assert LanguageSimilarityModel(4, ["x"], rank=64).rank == 4
+    assert LearnedLanguageModel(4, ["x"], rank=64).rank == 4
 
 
 def _fit(corpora, encoder, tmp_path, **kw):
@@ -253,7 +248,9 @@ def test_fit_weights_json_round_trip(corpora, tiny_encoder_dir, tmp_path):
     assert model.languages == ["a", "b"] and model.rank == 8
     texts = [" ".join(s) for s in _sentences(LANG_A, 5, 9) + _sentences(LANG_B, 5, 10)]
     scores = model.score(texts)
-    emb = sentence_embeddings(texts, encoder=str(tiny_encoder_dir), progress=False)
+    emb = sentence_embeddings(
+        texts, encoder=str(tiny_encoder_dir), max_length=model.max_length, progress=False
+    )
     np.testing.assert_allclose(scores, model.score_embeddings(emb))
     assert (scores.argmax(axis=1) == np.array([0] * 5 + [1] * 5)).all()
     again = _fit(corpora, tiny_encoder_dir, tmp_path / "again", method="sim")
@@ -425,7 +422,7 @@ def test_cli_fit_and_show(corpora, tiny_encoder_dir, tmp_path):
     assert result.exit_code == 1 and "Unknown weighting method" in result.output
 
 
-@pytest.mark.parametrize("method", ["sim", "sim-fixed", "cosine", "l2"])
+@pytest.mark.parametrize("method", ["sim", "cosine", "l2"])
 def test_every_scheme_prefers_the_source_sharing_the_target_vocabulary(
     method, corpora, tiny_encoder_dir, tmp_path
 ):
@@ -468,27 +465,18 @@ def test_sim_learns_the_language_embeddings(embeddings):
     mu = model.mu.detach().double()
     expected = float((((mu @ mu.T) - torch.eye(2, dtype=torch.float64)) ** 2).sum())
     assert float(model.orthogonality_penalty().detach()) == pytest.approx(expected, rel=1e-5)
-    fixed = fit_similarity_model(
-        {"a": embeddings["a"], "b": embeddings["b"]}, variant="fixed", **FIT
-    )
-    np.testing.assert_allclose(fixed.mu.numpy(), start, rtol=1e-5)  # sim-fixed keeps μ
-    with pytest.raises(ValueError, match="Unknown sim variant 'other'"):
-        fit_similarity_model({"a": embeddings["a"]}, variant="other", **FIT)
 
 
-def test_format_1_sim_file_reads_as_sim_fixed(corpora, tiny_encoder_dir, tmp_path):
-    from spacy_tskd.weighting.language_model import LanguageSimilarityModel
-    from spacy_tskd.weighting.similarity import load_similarity_model, load_weights
+def test_a_weights_file_of_another_format_is_refused(corpora, tiny_encoder_dir, tmp_path):
+    from spacy_tskd.weighting.similarity import load_weights
 
-    _fit(corpora, tiny_encoder_dir, tmp_path, method="sim-fixed")
+    _fit(corpora, tiny_encoder_dir, tmp_path, method="avg")
     path = tmp_path / "weights.json"
     data = json.loads(path.read_text())
-    # as written before the learned variant: format 1, method "sim", no variant
-    data.update(format=1, method="sim")
-    del data["similarity_model"]["config"]["variant"]
+    data["format"] = 1
     path.write_text(json.dumps(data))
-    assert load_weights(path)["method"] == "sim-fixed"
-    assert isinstance(load_similarity_model(path), LanguageSimilarityModel)
+    with pytest.raises(ValueError, match="weights format 1 is not 2.*Re-run `weights fit`"):
+        load_weights(path)
 
 
 def test_recipe_comes_from_the_weights_config(tmp_path):

@@ -13,7 +13,7 @@ stored teacher probabilities, from the same pretrained weights:
     the teacher probabilities (mean over tokens and labels), ``torch.optim.AdamW``
     and global gradient-norm clipping (``clip_grad_norm_``).
 (b) **project**: a student built from ``configs/student.cfg`` (as ``distill``
-    builds it), stepped by :func:`spacy_tskd.distill.loop.distill_steps` with its
+    builds it), stepped as :func:`spacy_tskd.distill.loop.distill` steps it, with its
     defaults: length-bucketed batches, dynamic padding, the frozen bottom under
     ``torch.no_grad``, thinc's Adam with per-tensor clipping.
 
@@ -22,7 +22,7 @@ recorded; (a) then steps through exactly those batches. The paper's code reads
 batches in corpus order; with every batch padded to ``max_length`` its cost does
 not depend on the order, and the same order makes the two trained models
 comparable. Both use a constant learning rate and the optimizer settings of the
-config's ``[distill.optimizer]`` (betas, eps, weight decay, clipping).
+config's ``[distillation.optimizer]`` (betas, eps, weight decay, clipping).
 
 Correctness check, on the ``heldout`` docs after the training sample (never
 trained on), both models in eval mode, MSE over the tokens both cover (first
@@ -98,7 +98,7 @@ def bench_distill(
     threads: int = 0,
     progress: bool = True,
 ) -> Dict[str, Any]:
-    """Time the reference loop and the project's ``distill_steps`` on the same sentences.
+    """Time the reference loop and the project's distillation step on the same sentences.
 
     encoder (PathLike): Local Hugging Face encoder directory (e.g. ``assets/encoder``).
     teacher_probs (PathLike): Teacher annotations (a directory written by ``annotate``).

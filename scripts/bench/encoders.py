@@ -5,7 +5,7 @@ the same pretrained weights, the paths take the same batches (composition and or
 
 * **spacy-transformers**: ``spacy-tskd.TransformerEncoder.v1`` (spacy-transformers'
   ``Tok2VecTransformer.v3`` with piece windows and first-piece pooling), stepped by
-  ``distill_steps``;
+  the steps of ``distill()``;
 * **spacy train ner** (optional): what a spaCy user would pick, spacy-transformers'
   ``transformer`` component (``TransformerModel.v3``, strided spans of 128 tokens)
   under spaCy's transition-based ``ner`` (listener, mean pooling), as ``spacy init

@@ -1,5 +1,5 @@
-"""The project's student in the benchmarks: built as ``distill`` builds it, stepped by
-``distill_steps`` (shared by ``bench distill`` and ``bench encoders``)."""
+"""The project's student in the benchmarks: built as ``distill`` builds it, stepped as
+``distill()`` steps it (shared by ``bench distill`` and ``bench encoders``)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def build_student(
         },
         interpolate=False,
     )
-    component = config["distill"]["component"]
+    component = config["distillation"]["component"]
     if encoder_arch is not None:
         config["components"][component]["model"]["encoder"] = {
             "@architectures": encoder_arch,
@@ -52,9 +52,9 @@ def build_student(
             "freeze_embeddings": True,
         }
     config["initialize"]["components"][component] = {"labels": list(labels)}
-    config["distill"]["optimizer"]["learn_rate"] = float(learn_rate)
+    config["distillation"]["optimizer"]["learn_rate"] = float(learn_rate)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    optimizer = registry.resolve({"optimizer": config.interpolate()["distill"]["optimizer"]})
+    optimizer = registry.resolve({"optimizer": config.interpolate()["distillation"]["optimizer"]})
     optimizer = optimizer["optimizer"]
     nlp.initialize(lambda: [], sgd=optimizer)
     return nlp, optimizer, component
@@ -63,38 +63,42 @@ def build_student(
 def run_project(
     nlp, ner, component, docs, probs, optimizer, batch_size, epochs, seed, warmup, steps
 ) -> Tuple[Dict[str, Any], List[List[int]]]:
-    """Step ``distill_steps``; return its timings and the batches it used (doc indices)."""
-    from spacy_tskd.distill.loop import distill_steps
+    """Step the student as ``distill()`` does (seeded shuffle, length-bucketed batches,
+    ``ner.distill``, schedule step); return its timings and the batches it used."""
+    import random
 
-    index = {id(d): i for i, d in enumerate(docs)}
+    from spacy.training import Example
+
+    from spacy_tskd.training.batching import bucket_batches
+
+    def all_batches():
+        rng = random.Random(seed)
+        for _ in range(epochs):
+            order = list(range(len(docs)))
+            rng.shuffle(order)
+            get_length = lambda i: len(docs[i])  # noqa: E731
+            yield from bucket_batches(order, size=batch_size, get_length=get_length, rng=rng)
+
     batches: List[List[int]] = []
-    original = ner.distill
-
-    def recording_distill(teacher_pipe, examples, **kwargs):
-        examples = list(examples)
-        batches.append([index[id(eg.predicted)] for eg in examples])
-        return original(teacher_pipe, examples, **kwargs)
-
-    ner.distill = recording_distill
     losses: List[float] = []
     step_seconds: List[float] = []
-    try:
-        gen = distill_steps(
-            nlp, docs, probs, optimizer, component=component, batch_size=batch_size,
-            epochs=epochs, seed=seed,
-        )  # fmt: skip
-        for _ in range(warmup):
-            next(gen)
-        start = time.perf_counter()
-        for _ in range(steps):
-            t = time.perf_counter()
-            record = next(gen)
+    start = None
+    for n, batch in enumerate(all_batches()):
+        if n == warmup:
+            start = time.perf_counter()
+        if n == warmup + steps:
+            break
+        t = time.perf_counter()
+        step_losses: Dict[str, float] = {}
+        ner.distill(None, [Example(docs[i], docs[i]) for i in batch],
+                    teacher_scores=[probs[i] for i in batch], sgd=optimizer,
+                    losses=step_losses)  # fmt: skip
+        optimizer.step_schedules()
+        batches.append(batch)
+        if n >= warmup:
             step_seconds.append(time.perf_counter() - t)
-            losses.append(float(record["loss"]))
-        seconds = time.perf_counter() - start
-        gen.close()
-    finally:
-        del ner.distill
+            losses.append(float(step_losses[component]))
+    seconds = time.perf_counter() - start
     batches = batches[: warmup + steps]
     pieces, padded = project_pieces(ner, [[docs[i] for i in b] for b in batches[warmup:]])
     return (

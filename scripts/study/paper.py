@@ -80,8 +80,7 @@ TABLES = (
         "Source weights: avg = uniform; cosine / l2 = each target sentence's cosine "
         "similarity / negative L2 distance to each source language's mean sentence "
         "embedding, softmax with τ = their variance per sentence, averaged over the target "
-        "sentences (Eq. 11; results of the 1-epoch teacher recipe used the target text's "
-        "*mean* embedding instead, see the deviations); sim = the paper's learned "
+        "sentences (Eq. 11); sim = the paper's learned "
         "similarity (a model trained to identify the source language).",
         (
             ("multi", "TS-avg", "TS-avg"),
@@ -106,17 +105,12 @@ DEVIATIONS = (
     "the closest preceding piece.",
     "**Gradient clipping** is thinc's per-tensor clipping at 1.0, not PyTorch's global norm.",
     "**Student batch size** 8 instead of the paper's 32 (see the recipe note).",
-    "**Teacher recipe** 3 epochs at lr 2e-4 instead of 3 at 5e-5 (chosen on English dev "
-    "data; results made before 2026-12-01 used 1 epoch at lr 1e-4, see the recipe table).",
+    "**Teacher recipe**: the epochs and learning rate chosen on English dev data (the "
+    "recipe table) instead of the paper's mBERT recipe (`configs/teacher_mbert.cfg`).",
     "**Scoring**: students and MT systems are scored from their stored float16 "
-    "probabilities on the test set with the study's `decode` (argmax with the conlleval "
-    "repair of stray `I-` unless a result says otherwise; results made since 2026-11-30 "
-    "also hold the scores of both decoders), which equals the pipelines' own predictions "
-    "except where two labels tie after rounding.",
+    "probabilities on the test set with each decoder (argmax with the conlleval repair of "
+    'stray `I-`, the paper\'s, in the tables; viterbi under "Both decoders"), which equals '
+    "the pipelines' own predictions except where two labels tie after rounding.",
     "**Source weights**: sentence embeddings are mean-pooled last-layer states (the "
-    "offline encoder has no pooler). Results made before 2026-11-30 (weights format 1) "
-    "used a `sim` model with fixed language embeddings and cosine/ℓ2 of the *mean* target "
-    "embedding (τ over K values, so α was nearly one-hot); since then `sim` learns the "
-    "language embeddings and cosine/ℓ2 score every target sentence (Eq. 11). Their "
-    "config hash changed, so the study recomputes those cells.",
+    "offline encoder has no pooler).",
 )

@@ -9,21 +9,16 @@ that says which command made it, with PNG charts beside it. The sections are bui
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 from spacy_tskd.util import PathLike, atomic_write_bytes, atomic_write_text
 
 from .paper import DEVIATIONS, NO_PAPER, PAPER_MBERT, PAPER_SOURCE, TABLES  # noqa: F401 (PAPER_MBERT: re-exported)
-from .report_records import (
-    all_results_section,
-    recipe_section,
-    step_times_section,
-    weights_section,
-)
-from .report_tables import decoders_section, fig5_section, per_type_section, table_section
+from .report_claims import claims_section
+from .report_records import all_results_section, recipe_section, weights_section
+from .report_tables import decoders_section, fig5_section, table_section
 from .results import RESULT_FORMAT, TARGETS, load_results
 
 
@@ -50,7 +45,7 @@ def write_report(
     plots = Path(plots_dir) if plots_dir is not None else output.parent
     if command is None:
         command = shlex.join(
-            ["python", "-m", "spacy_tskd", "report", *map(str, dirs), "--output", str(output)]
+            ["python", "-m", "scripts.study", "report", *map(str, dirs), "--output", str(output)]
             + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
         )
     command = "\n".join([*made_by, command])
@@ -92,15 +87,13 @@ def write_report(
         f"`{NO_PAPER}` marks rows whose paper numbers were not at hand.",
         "",
     ]
-    lines += hand_written_sections(output)
+    lines += claims_section(groups)
     for spec in TABLES:
         lines += table_section(spec, groups, figure)
-    lines += per_type_section(groups)
     lines += fig5_section(groups, figure)
     lines += weights_section(groups)
     lines += decoders_section(groups)
     lines += all_results_section(groups)
-    lines += step_times_section(groups)
     lines += recipe_section(groups)
     lines += ["## Deviations from the paper", "", *(f"* {d}" for d in DEVIATIONS), ""]
     for path, data in pngs.items():
@@ -108,23 +101,3 @@ def write_report(
     text = "\n".join(lines).rstrip("\n") + "\n"
     atomic_write_text(output, text)
     return text
-
-
-# ---------------------------------------------------------------- reading
-
-HAND_WRITTEN = "Written by hand"
-
-
-def hand_written_sections(path: PathLike) -> List[str]:
-    """The ``## `` sections of an earlier report at ``path`` whose text starts with
-    "Written by hand": kept, in order, when the report is written again."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    kept: List[str] = []
-    sections = re.split(r"(?m)^(?=## )", path.read_text(encoding="utf8"))
-    for section in sections[1:]:
-        body = section.split("\n", 1)[1].lstrip("\n") if "\n" in section else ""
-        if body.startswith(HAND_WRITTEN):
-            kept += section.rstrip("\n").split("\n") + [""]
-    return kept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Tuple
 
 from .report_format import (
     encoder_name,
@@ -89,45 +89,6 @@ def weights_section(groups: Dict[GroupKey, Group]) -> List[str]:
 STEP_KINDS = ("teacher", "annotate", "weights", "student", "predict", "convert", "score")
 
 
-def step_times_section(groups: Dict[GroupKey, Group]) -> List[str]:
-    """Every step's measured wall time, once per (teacher recipe, step, device, time):
-    results that share a step share its row; a step name timed twice with different
-    times (two runs made it again, e.g. a teacher trained by two studies) keeps both."""
-    recipes = recipes_of(groups)
-    times: Set[Tuple[str, str, str, float]] = set()
-    for g in groups.values():
-        recipe = g.key[4]
-        for run in g.runs.values():
-            device = str((run.get("hardware") or {}).get("device", "?"))
-            for step, seconds in (run.get("steps") or {}).items():
-                if seconds is not None:  # None: made before the run that recorded it
-                    times.add((recipe, step, device, float(seconds)))
-    if not times:
-        return []
-
-    def order(item: Tuple[str, str, str, float]):
-        recipe, step, device, seconds = item
-        kind = step.split(" ", 1)[0]
-        rank = STEP_KINDS.index(kind) if kind in STEP_KINDS else len(STEP_KINDS)
-        return recipes.index(recipe), rank, step, device, seconds
-
-    keys = sorted(times, key=order)
-    rows = [
-        [recipe_label(step, recipe, recipes), f"{sec:,.1f}", dev] for recipe, step, dev, sec in keys
-    ]
-    return [
-        "## Wall time per step",
-        "",
-        "Each step of the study timed once where it ran (results that share a step share "
-        "its time; a step made again by a later run, such as a teacher trained by two "
-        f"studies, has a row per run); {len(keys)} rows, {sum(k[3] for k in keys):,.0f} s "
-        "in all. Hardware is in the result files (`hardware`).",
-        "",
-        *md_lines(["step", "seconds", "device"], rows),
-        "",
-    ]
-
-
 # Recipe keys of a result's ``settings`` shown in the report (see scripts/study/reproduce.py).
 RECIPE_KEYS = (
     "teacher_sents",
@@ -142,15 +103,10 @@ RECIPE_KEYS = (
 
 RECIPE_NOTE = (
     "How the recipe was chosen: on source-language (English) dev data only, never on a "
-    "target test set. The table lists the recipe each result was made with. The teacher "
-    "recipe is the best English dev F1 of a sweep of learning rate × epochs (section "
-    '"Teacher recipe, chosen on English dev", 2026-12-01: 3 epochs at lr 2e-4, now the '
-    "default of `configs/teacher.cfg`); results made before it used 1 epoch at lr 1e-4. "
-    "Batch 32, AdamW weight decay 0.01, warm-up 10 %, clip 1.0, embeddings + bottom 3 "
-    "layers frozen; the paper's mBERT recipe (`configs/teacher_mbert.cfg`: 3 epochs, lr "
-    "5e-5) has not been run on this encoder. Students use the paper's lr 1e-4, 1 epoch, "
-    "batch 8 (batch 32 let the MSE student collapse to `O` on small data; chosen from the "
-    "held-out no-gold monitor, not from test scores). `0` sentences means the full split."
+    "target test set: the teacher's epochs and learning rate by the best English dev F1 of "
+    "a sweep (CHANGELOG.md, 2026-12-01), the student's batch size by the held-out no-gold "
+    "monitor. The values below are read from the results' settings; `configs/teacher.cfg` "
+    "and `configs/student.cfg` hold them. `0` sentences means the full split."
 )
 
 

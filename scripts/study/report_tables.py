@@ -58,44 +58,6 @@ def table_section(spec: TableSpec, groups: Dict[GroupKey, Group], figure) -> Lis
     return lines
 
 
-def per_type_section(groups: Dict[GroupKey, Group]) -> List[str]:
-    lines = [
-        "## Per-type F1",
-        "",
-        "F1 per entity type in %, `mean ± sd` over the row's n seeds; `(k)` follows a "
-        "cell computed from only k of them (the type was absent from the others' scores).",
-        "",
-    ]
-    recipes = recipes_of(groups)
-    by_target: Dict[str, List[Group]] = {}
-    for key in ordered_keys(groups):
-        by_target.setdefault(key[3], []).append(groups[key])
-    for target, target_groups in by_target.items():
-        types = sorted(
-            {
-                label
-                for g in target_groups
-                for run in g.runs.values()
-                for label in run["scores"].get("ents_per_type") or {}
-            }
-        )
-        rows = []
-        for g in target_groups:
-            setting, system, sources, _, recipe = g.key
-            cells = []
-            for label in types:
-                values = g.type_values(label)
-                cell = format_cell(values, show_n=False)
-                if values and len(values) != len(g.runs):
-                    cell += f" ({len(values)})"
-                cells.append(cell)
-            label = recipe_label(system, recipe, recipes)
-            rows.append([label, setting, "+".join(sources), str(len(g.runs)), *cells])
-        lines += [f"### {target}", ""]
-        lines += md_lines(["system", "setting", "sources", "n", *types], rows) + [""]
-    return lines
-
-
 def fig5_section(groups: Dict[GroupKey, Group], figure) -> List[str]:
     lines = [
         "## Fig. 5: teacher mispredictions the student corrects",

@@ -146,16 +146,16 @@ def student_step(
     """Distil the teachers' (α-mixed) probabilities into ``student_dir/model-last``, a
     pipeline of the ``target`` language; ``loss`` overrides the config's ``distill_loss``
     (``"hard"``: the HL ablation)."""
-    from spacy_tskd.distill.run import distill
+    from spacy_tskd.distill.loop import distill
 
     overrides: Dict[str, Any] = {
         "paths.teacher_probs": ",".join(str(p) for p in probs),
         "paths.encoder": encoder,
         "paths.weights": None if weights is None else str(weights),
-        "corpora.distill.sources": ",".join(sources),
-        "distill.epochs": epochs,
-        "distill.batch_size": batch_size,
-        "distill.optimizer.learn_rate.initial_rate": lr,
+        "corpora.distillation.sources": ",".join(sources),
+        "distillation.max_epochs": epochs,
+        "distillation.batch_size": batch_size,
+        "distillation.optimizer.learn_rate.initial_rate": lr,
         "system.seed": seed,
         "nlp.lang": target,
     }

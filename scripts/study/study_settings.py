@@ -70,9 +70,9 @@ class ReproduceSettings:
 _CONFIG_DEFAULTS = {
     "teacher_epochs": ("teacher_config", "training.max_epochs"),
     "teacher_lr": ("teacher_config", "training.optimizer.learn_rate.initial_rate"),
-    "student_epochs": ("student_config", "distill.epochs"),
-    "student_lr": ("student_config", "distill.optimizer.learn_rate.initial_rate"),
-    "student_batch": ("student_config", "distill.batch_size"),
+    "student_epochs": ("student_config", "distillation.max_epochs"),
+    "student_lr": ("student_config", "distillation.optimizer.learn_rate.initial_rate"),
+    "student_batch": ("student_config", "distillation.batch_size"),
     "decode": ("student_config", "components.tskd_ner.decode"),
 }
 

@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from spacy.tokens import Doc, Span
-from spacy_transformers.util import registry  # spaCy's registry plus span_getters
+from spacy_transformers.util import batch_by_length, registry  # registry: + span_getters
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
@@ -126,9 +126,9 @@ def _first_piece_forward(model: Model, Xr: Ragged, is_train: bool):
 @registry.architectures("spacy-tskd.TransformerEncoder.v1")
 def build_transformer_encoder(
     name: str,
-    max_length: int = 128,
-    frozen_layers: int = 3,
-    freeze_embeddings: bool = True,
+    max_length: int,
+    frozen_layers: int,
+    freeze_embeddings: bool,
     tokenizer_config: Optional[Dict] = None,
     transformer_config: Optional[Dict] = None,
     mixed_precision: bool = False,
@@ -199,25 +199,13 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats
             freeze(hf, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
         return model.layers[0](docs, is_train)
     # prediction: spacy-transformers pads a batch to its longest window, so a large
-    # batch of mixed lengths (nlp.pipe, annotation) runs in length-sorted chunks
+    # batch of mixed lengths (nlp.pipe, annotation) runs in length-sorted chunks of at
+    # most chunk_tokens padded tokens (the one sort by length of every prediction path)
     out: List[Optional[Floats2d]] = [None] * len(docs)
-    for chunk in length_chunks([len(doc) for doc in docs], model.attrs["chunk_tokens"]):
+    for chunk in batch_by_length(docs, model.attrs["chunk_tokens"]):
         for i, vectors in zip(chunk, model.layers[0].predict([docs[i] for i in chunk])):
             out[i] = vectors
     return out, lambda dY: []
-
-
-def length_chunks(lengths: List[int], budget: int) -> List[List[int]]:
-    """Indices sorted by length, cut into chunks of at most ``budget`` padded tokens
-    (chunk size × longest length; a longer item is a chunk of its own)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    chunks: List[List[int]] = []
-    for i in order:
-        if chunks and lengths[i] * (len(chunks[-1]) + 1) <= budget:
-            chunks[-1].append(i)
-        else:
-            chunks.append([i])
-    return chunks
 
 
 def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
@@ -278,6 +266,5 @@ __all__ = [
     "first_piece",
     "first_piece_rows",
     "freeze",
-    "length_chunks",
     "window_bounds",
 ]

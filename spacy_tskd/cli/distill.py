@@ -26,7 +26,7 @@ def distill_cli(
     comma-separated, are mixed with --paths.weights or uniformly)."""
     from spacy.cli._util import parse_config_overrides
 
-    from ..distill.run import distill
+    from ..distill.loop import distill
 
     distill(
         config_path=config_path,

@@ -17,7 +17,6 @@ def train_teacher_cli(
     ctx: typer.Context,
     config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Teacher config"),
     output_path: Optional[Path] = typer.Option(None, "--output", "-o", help="Output directory"),
-    warmup_frac: float = typer.Option(0.1, "--warmup-frac", help="Share of steps for warm-up"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU"),
 ):
     """Train a source-language teacher (config overrides as in `spacy train`,
@@ -31,6 +30,5 @@ def train_teacher_cli(
         config_path=config_path,
         output_path=output_path,
         overrides=overrides,
-        warmup_frac=warmup_frac,
         gpu_id=gpu_id,
     )

@@ -34,7 +34,7 @@ def fit_cli(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Weights file to write (.json)."),
     method: str = typer.Option(
-        "sim", "--method", "-m", help="avg, sim (learned μ, the paper), sim-fixed, cosine or l2."
+        "sim", "--method", "-m", help="avg, sim (learned μ, the paper), cosine or l2."
     ),
     sentence_level: bool = typer.Option(
         False, "--sentence-level", help="One α per target sentence instead of per corpus."

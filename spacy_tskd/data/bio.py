@@ -7,7 +7,7 @@ repairs invalid BIO such as a stray ``I-X`` after ``O``.
 
 from __future__ import annotations
 
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 Span = Tuple[int, int, str]  # (start token, end token exclusive, label)
 
@@ -23,20 +23,13 @@ def split_tag(tag: str) -> Tuple[str, str]:
 
 
 def bio_to_spans(tags: Sequence[str]) -> List[Span]:
-    """Entity spans of a tag sequence in IOB1 or BIO, as conlleval counts them."""
-    spans: List[Span] = []
-    start, label = -1, ""
-    for i, tag in enumerate(tags):
-        prefix, typ = split_tag(tag)
-        begins = prefix == "B" or (prefix == "I" and typ != label)
-        if start >= 0 and (prefix == "O" or begins):
-            spans.append((start, i, label))
-            start, label = -1, ""
-        if begins:
-            start, label = i, typ
-    if start >= 0:
-        spans.append((start, len(tags), label))
-    return spans
+    """Entity spans of a tag sequence in IOB1 or BIO, as conlleval counts them (seqeval's
+    chunker, which follows conlleval; the tags are checked first)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    for tag in tags:
+        split_tag(tag)
+    return [(start, end + 1, typ) for typ, start, end in get_entities(list(tags))]
 
 
 def spans_to_bio(spans: Iterable[Span], length: int) -> List[str]:
@@ -57,6 +50,14 @@ def to_bio(tags: Sequence[str]) -> List[str]:
 def doc_to_bio(doc) -> List[str]:
     """BIO tags of ``doc.ents``."""
     return spans_to_bio(((e.start, e.end, e.label_) for e in doc.ents), len(doc))
+
+
+def aligned_bio(example) -> List[Optional[str]]:
+    """The reference's entity tags on ``example.predicted``'s tokens, in BIO (spaCy's
+    alignment and ``biluo_to_iob``); None where the reference has no tag there."""
+    from spacy.training import biluo_to_iob
+
+    return biluo_to_iob([t if t not in ("-", "") else None for t in example.get_aligned_ner()])
 
 
 def bio_label_order(entity_types: Iterable[str]) -> List[str]:

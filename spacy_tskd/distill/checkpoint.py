@@ -1,7 +1,7 @@
 """Checkpoints of a running distillation, so that a killed run resumes where it stopped.
 
 A checkpoint is a directory written atomically (``OUTPUT/checkpoint``) every
-``distill.checkpoint_every`` steps: the student pipeline (``nlp.to_disk``), the thinc
+``distillation.checkpoint_every`` steps: the student pipeline (``nlp.to_disk``), the thinc
 optimizer's moments and update counts, the global random states (Python, NumPy,
 torch: the dropout masks) and ``state.json`` (the step, the log so far). ``distill
 --resume`` rebuilds the student from the same config, loads the checkpoint and replays
@@ -63,7 +63,7 @@ def load_checkpoint(path: PathLike, nlp: Any, optimizer: Any, *, component: str)
     if not (path / STATE_FILE).is_file():
         raise FileNotFoundError(
             f"No checkpoint in {path} ({STATE_FILE} missing): the run stopped before its "
-            "first checkpoint (distill.checkpoint_every steps). Run it again without --resume."
+            "first checkpoint (distillation.checkpoint_every steps). Run it again without --resume."
         )
     ops = nlp.get_pipe(component).model.ops
     nlp.get_pipe(component).from_disk(path / "model" / component, exclude=["vocab"])

@@ -5,7 +5,7 @@ several (one per source teacher, over the same input). For several sources the
 student's target is Σ_k α_k p_k per token: α is a reader setting, so
 multi-source mixing is configuration::
 
-    [corpora.distill]
+    [corpora.distillation]
     @readers = "spacy-tskd.TeacherCorpus.v1"
     path = "probs/en-es,probs/de-es,probs/nl-es"
     # null: uniform (avg); a list, one α per path; or a weights.json from `weights fit`
@@ -13,16 +13,17 @@ multi-source mixing is configuration::
     # the source language of each path; null: each teacher's own lang
     sources = null
 
-Shards are read one at a time (:meth:`TeacherCorpus.load`); the directories are
-joined doc by doc, and a doc whose words differ between them is an error.
-Calling the corpus (spaCy's reader protocol) yields ``Example(doc, doc)`` whose
-doc carries the mixed distribution in ``doc.user_data`` (see :func:`doc_targets`).
+Shards are read one at a time (:meth:`TeacherCorpus.load_weighted`); the directories
+are joined doc by doc, and a doc whose words differ between them is an error. Unlike
+spaCy's readers it is not a stream of Examples: ``distill()`` (:mod:`.loop`) reads it
+shard by shard, since each doc needs its teacher array beside it and a shard is
+shuffled and bucketed as a whole.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from spacy.util import registry
@@ -34,7 +35,6 @@ from .annotations import (
     get_doc_weights,
     load_shard_docs,
     read_index,
-    set_doc_probs,
     shard_file,
     teacher_id,
 )
@@ -203,26 +203,10 @@ class TeacherCorpus:
             probs.extend(p)
         return docs, probs
 
-    def __call__(self, nlp: Any) -> Iterator[Any]:
-        """spaCy's reader protocol: ``Example(doc, doc)`` per doc, shard by shard; the
-        doc carries its (mixed) targets, read back with :func:`doc_targets`."""
-        from spacy.training import Example
-
-        for index in range(self.n_shards):
-            docs, probs = self.load(index, nlp.vocab)
-            for doc, p in zip(docs, probs):
-                set_doc_probs(doc, p, "mixture" if len(self.dirs) > 1 else "teacher")
-                yield Example(doc, doc)
-
 
 def _confidence(target: np.ndarray) -> np.ndarray:
     """MTMT's token weight: the squared probability of the target's argmax."""
     return np.square(target.max(axis=1), dtype=np.float32) if len(target) else target[:, 0]
-
-
-def doc_targets(doc: Any) -> np.ndarray:
-    """The teacher distribution a doc from :class:`TeacherCorpus` carries."""
-    return get_doc_probs(doc)[1]
 
 
 def _check_same_docs(a: Dict, a_dir: Path, b: Dict, b_dir: Path) -> None:
@@ -273,4 +257,4 @@ def _split(value: Union[str, Sequence[str]]) -> List[str]:
     return [v for v in str(value).split(",") if v]
 
 
-__all__ = ["TeacherCorpus", "create_teacher_corpus", "doc_targets"]
+__all__ = ["TeacherCorpus", "create_teacher_corpus"]

@@ -78,13 +78,12 @@ def denoise(
     with tqdm(total=len(source), desc="Token vectors", unit="doc", disable=not progress) as bar:
         for index in range(source.n_shards):
             docs, probs = source.load(index, nlp.vocab)
-            order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
             shard_vectors: list = [None] * len(docs)
-            for b in range(0, len(order), batch_size):
-                idx = [i for i in order[b : b + batch_size] if len(docs[i])]
+            for b in range(0, len(docs), batch_size):  # the encoder sorts by length
+                idx = [i for i in range(b, min(b + batch_size, len(docs))) if len(docs[i])]
                 for i, v in zip(idx, encoder.predict([docs[i] for i in idx]) if idx else []):
                     shard_vectors[i] = encoder.ops.to_numpy(v).astype(np.float32)
-                bar.update(len(order[b : b + batch_size]))
+                bar.update(min(batch_size, len(docs) - b))
             vectors.extend(v for v in shard_vectors if v is not None)
             labels.extend(p.argmax(axis=1) for p in probs if len(p))
     flat = np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32)

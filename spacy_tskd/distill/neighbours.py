@@ -20,13 +20,9 @@ the weighted mean over tokens (:mod:`spacy_tskd.pipeline.losses`).
 
 Nearest neighbours come from faiss (``faiss-cpu``): an exact inner-product index
 (``IndexFlatIP``) up to ``exact_per_k * k`` tokens, an HNSW graph (``IndexHNSWFlat``,
-M = 32, inner product) above. Measured on this machine (docs/performance.md,
-``scripts/bench_knn.py``, 124,029 token vectors of dim 384): faiss HNSW beat hnswlib in
-recall at the same M (0.996 vs 0.972 at k = 50) at a similar speed, and beat exact search
-at k = 50 (24 s against 96 s) but not at k = 500 (182 s against 107 s): HNSW's cost grows
-with k (it searches 2k candidates per query), exact search's with the number of tokens,
-so exact search wins up to about 400 k tokens. Written by hand is only the weighting,
-which no library provides.
+M = 32, inner product) above; docs/performance.md has the measurements behind the
+choice (``scripts/bench_knn.py``). Written by hand is only the weighting, which no
+library provides.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def run_rounds(
         if round_alpha is not None:
             student_overrides["paths.weights"] = round_alpha
         if start == "previous" and students:
-            student_overrides["distill.init_from"] = str(students[-1])
+            student_overrides["distillation.init_from"] = str(students[-1])
         Step(
             here / "student" / "model-last",
             f"round {r}: student",

@@ -102,16 +102,15 @@ def predict_probs(
 ) -> List[np.ndarray]:
     """The teacher's probabilities for ``docs``, ``float16``, in the order of ``docs``.
 
-    Docs are sorted by length and cut into batches of ``batch_size`` (less
-    padding); empty docs are not sent to the model.
+    Docs go to the model in batches of ``batch_size`` (the transformer encoder sorts
+    each by length to pad less); empty docs are not sent to the model.
     first_index (int): Index of ``docs[0]`` in its corpus (for error messages).
     on_batch (Optional[Callable[[int], Any]]): Called with the docs of each batch.
     """
     n_labels = len(pipe.labels)
     out: List[Optional[np.ndarray]] = [None] * len(docs)
-    order = sorted(range(len(docs)), key=lambda j: len(docs[j]))
-    for b in range(0, len(order), batch_size):
-        idx = order[b : b + batch_size]
+    for b in range(0, len(docs), batch_size):
+        idx = list(range(b, min(b + batch_size, len(docs))))
         nonempty = [j for j in idx if len(docs[j])]
         for j in idx:
             if not len(docs[j]):

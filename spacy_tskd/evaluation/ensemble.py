@@ -138,10 +138,8 @@ def ensemble_predict(teachers: Sequence, docs: Sequence, alpha: Sequence[float],
             raise ValueError(
                 f"Teachers disagree on the label order: {list(labels)} vs {list(ner.labels)}."
             )
-        order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            for i, p in zip(idx, ner.predict([docs[i] for i in idx])):
+        for start in range(0, len(docs), batch_size):  # the encoder sorts by length
+            for i, p in enumerate(ner.predict(docs[start : start + batch_size]), start):
                 mixed[i] = a * p if mixed[i] is None else mixed[i] + a * p
     return mixed, labels
 

@@ -11,13 +11,10 @@ Scores use spaCy's key names and scale (fractions in 0..1): ``ents_p``,
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..data.bio import doc_to_bio, split_tag
-
-_Entity = Tuple[int, str, int, int]  # (sentence index, type, first token, last token)
+from ..data.bio import bio_to_spans, doc_to_bio, split_tag
 
 
 def _prf(n_correct: int, n_pred: int, n_gold: int) -> Tuple[float, float, float]:
@@ -46,67 +43,34 @@ def _check_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
                     raise ValueError(f"Sentence {i}, token {j} ({side}): {err}") from None
 
 
-def _entities(sentences: Sequence[Sequence[str]]) -> Set[_Entity]:
-    from seqeval.metrics.sequence_labeling import get_entities
-
-    return {
-        (i, typ, start, end)
-        for i, tags in enumerate(sentences)
-        for typ, start, end in get_entities(list(tags))
-    }
-
-
 def score_bio(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Dict[str, Any]:
     """Entity-level precision, recall and F1 of ``pred`` against ``gold``.
 
     Both sides are lists of sentences of tags (``O``, ``B-X``, ``I-X``) in BIO or
-    IOB1; seqeval's default mode reads them as conlleval does. Returns::
+    IOB1, chunked as conlleval does (seqeval's default mode); an entity is correct
+    when its type, first and last token match. Returns::
 
         {"ents_p", "ents_r", "ents_f",              # micro averages, 0..1
          "n_gold", "n_pred", "n_correct",           # entity counts
          "ents_per_type": {TYPE: {"p", "r", "f", "n_gold", "n_pred", "n_correct"}}}
 
-    With no entity on either side every score is 0.0.
+    With no entity on either side every score is 0.0. tests/test_evaluate.py checks it
+    against seqeval's ``classification_report`` and spaCy's ``Scorer.score_spans``.
     """
     gold = [list(s) for s in gold]
     pred = [list(s) for s in pred]
     _check_tags(gold, pred)
-
-    gold_ents = _entities(gold)
-    pred_ents = _entities(pred)
+    gold_ents = {(i, *span) for i, tags in enumerate(gold) for span in bio_to_spans(tags)}
+    pred_ents = {(i, *span) for i, tags in enumerate(pred) for span in bio_to_spans(tags)}
     correct = gold_ents & pred_ents
-    n_gold_t = Counter(e[1] for e in gold_ents)
-    n_pred_t = Counter(e[1] for e in pred_ents)
-    n_corr_t = Counter(e[1] for e in correct)
-
-    report: Dict[str, Dict[str, Any]] = {}
-    if gold_ents or pred_ents:
-        from seqeval.metrics import classification_report
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            report = classification_report(gold, pred, output_dict=True, zero_division=0)
-
+    counts = [Counter(e[3] for e in ents) for ents in (correct, pred_ents, gold_ents)]
     per_type: Dict[str, Dict[str, Any]] = {}
-    for typ in sorted(set(n_gold_t) | set(n_pred_t)):
-        row = report[typ]
-        per_type[typ] = {
-            "p": float(row["precision"]),
-            "r": float(row["recall"]),
-            "f": float(row["f1-score"]),
-            "n_gold": n_gold_t[typ],
-            "n_pred": n_pred_t[typ],
-            "n_correct": n_corr_t[typ],
-        }
-    if report:
-        micro = report["micro avg"]
-        p, r, f = float(micro["precision"]), float(micro["recall"]), float(micro["f1-score"])
-    else:
-        p = r = f = 0.0
-    # seqeval and our own chunk counts must agree; anything else is a bug.
-    expected = _prf(len(correct), len(pred_ents), len(gold_ents))
-    if any(abs(a - b) > 1e-9 for a, b in zip((p, r, f), expected)):
-        raise AssertionError(f"seqeval scores {(p, r, f)} disagree with entity counts {expected}")
+    for typ in sorted(set(counts[1]) | set(counts[2])):
+        n_correct, n_pred, n_gold = (c[typ] for c in counts)
+        p, r, f = _prf(n_correct, n_pred, n_gold)
+        per_type[typ] = {"p": p, "r": r, "f": f, "n_gold": n_gold, "n_pred": n_pred,
+                         "n_correct": n_correct}  # fmt: skip
+    p, r, f = _prf(len(correct), len(pred_ents), len(gold_ents))
     return {
         "ents_p": p,
         "ents_r": r,

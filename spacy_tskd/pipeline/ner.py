@@ -23,11 +23,11 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..architectures import token_softmax, transformer  # noqa: F401 (registers)
-from ..data.bio import bio_label_order, split_tag
+from ..data.bio import aligned_bio, bio_label_order, split_tag
 from ..data.decode import DEFAULT_DECODE, check_decoder, decode_spans
 from . import losses as tskd_losses
 from .matmul import set_cpu_matmul
@@ -200,12 +200,9 @@ class TokenSoftmaxNER(TrainablePipe):
         """Label index per predicted token; -1 where the gold tag is unknown."""
         index = {lab: i for i, lab in enumerate(self.labels)}
         out = np.full(len(eg.predicted), -1, dtype=np.int64)
-        for i, tag in enumerate(eg.get_aligned_ner()):
-            if tag is None or tag == "-" or tag == "":
+        for i, tag in enumerate(aligned_bio(eg)):
+            if tag is None:
                 continue
-            if tag != "O":
-                prefix, typ = tag.split("-", 1)
-                tag = ("B-" if prefix in ("B", "U") else "I-") + typ
             if tag not in index:
                 raise ValueError(
                     f"Gold tag {tag!r} is not among the component's labels {list(self.labels)}. "
@@ -322,10 +319,3 @@ class TokenSoftmaxNER(TrainablePipe):
 
     def finish_update(self, sgd: Optimizer) -> None:
         self.model.finish_update(sgd)
-
-
-def set_dropout_rate(model: Model, drop: float) -> None:
-    """Set ``dropout`` on every thinc node that has it (the encoder uses its own config)."""
-    for node in model.walk():
-        if node.name == "dropout":
-            node.attrs["dropout_rate"] = drop

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable
 from spacy.training import Example
 from spacy.util import registry
 
-from ..data.bio import doc_to_bio
+from ..data.bio import aligned_bio, doc_to_bio
 
 
 def score_examples(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
@@ -16,17 +16,9 @@ def score_examples(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
 
     gold, pred = [], []
     for eg in examples:
-        aligned = eg.get_aligned_ner()
-        gold.append([_biluo_to_bio(t) for t in aligned])
+        gold.append([t or "O" for t in aligned_bio(eg)])
         pred.append(doc_to_bio(eg.predicted))
     return score_bio(gold, pred)
-
-
-def _biluo_to_bio(tag) -> str:
-    if not tag or tag in ("O", "-"):
-        return "O"
-    prefix, typ = tag.split("-", 1)
-    return ("B-" if prefix in ("B", "U") else "I-") + typ
 
 
 @registry.scorers("spacy-tskd.seqeval_scorer.v1")

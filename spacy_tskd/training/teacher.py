@@ -27,8 +27,9 @@ def count_docs(path: PathLike, limit: int = 0) -> int:
     return min(n, limit) if limit else n
 
 
-def schedule_overrides(config, warmup_frac: float = 0.1) -> Dict[str, Any]:
-    """Overrides that make the warm-up/decay schedule match the training-set size."""
+def schedule_overrides(config) -> Dict[str, Any]:
+    """Overrides that make the warm-up/decay schedule match the training-set size
+    (``[tskd] warmup_frac`` of the steps warm up)."""
     train_path = config["paths"]["train"]
     if train_path is None:
         raise ValueError("paths.train is not set: pass --paths.train corpus/LANG/train.spacy.")
@@ -40,7 +41,9 @@ def schedule_overrides(config, warmup_frac: float = 0.1) -> Dict[str, Any]:
     total = max(1, math.ceil(n_docs / size)) * epochs  # the bucket batcher's batches
     return {
         "training.optimizer.learn_rate.total_steps": total,
-        "training.optimizer.learn_rate.warmup_steps": int(round(warmup_frac * total)),
+        "training.optimizer.learn_rate.warmup_steps": int(
+            round(float(config["tskd"]["warmup_frac"]) * total)
+        ),
         # spaCy scores the dev set after the updates of steps 0, f, 2f, ... (0-based)
         # and never after the last one unless f divides total - 1: so the source dev
         # score after the last update is in the teacher's meta.json ("performance");
@@ -54,7 +57,6 @@ def train_teacher(
     config_path: PathLike,
     output_path: Optional[PathLike],
     overrides: Optional[Dict[str, Any]] = None,
-    warmup_frac: float = 0.1,
     gpu_id: int = -1,
 ) -> None:
     """Train a teacher with spaCy's trainer; ``output_path/model-last`` is the teacher."""
@@ -66,5 +68,5 @@ def train_teacher(
 
     overrides = dict(overrides or {})
     config = load_config(config_path, overrides=overrides, interpolate=True)
-    overrides.update(schedule_overrides(config, warmup_frac))
+    overrides.update(schedule_overrides(config))
     train(config_path, output_path, use_gpu=gpu_id, overrides=overrides)

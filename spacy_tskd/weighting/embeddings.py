@@ -55,8 +55,8 @@ def sentence_embeddings(
     docs_or_texts: Iterable[Any],
     *,
     encoder: Union[PathLike, Tuple[Any, Any]],
+    max_length: int,
     batch_size: int = 32,
-    max_length: int = 128,
     progress: bool = True,
 ) -> np.ndarray:
     """Embed sentences with the frozen pretrained encoder.
@@ -138,7 +138,7 @@ def cached_sentence_embeddings(
     encoder: Union[PathLike, Tuple[Any, Any]],
     encoder_sha256: Optional[str],
     cache_dir: Optional[PathLike],
-    max_length: int = 128,
+    max_length: int,
     **embed_kwargs: Any,
 ) -> np.ndarray:
     """:func:`sentence_embeddings`, stored in ``cache_dir`` and reused on a later call.

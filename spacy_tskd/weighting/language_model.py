@@ -1,10 +1,8 @@
-"""The ``sim`` language-identification models that score a sentence against each source.
+"""The ``sim`` language-identification model that scores a sentence against each source.
 
-Both models score sentence embeddings u (n, hidden) against K source languages
-and are trained with cross-entropy to predict the language of source sentences
-(balanced per language), plus γ times an orthogonality penalty, with Adam.
-
-``LearnedLanguageModel`` (method ``sim``, the paper's form; the authors' code,
+It scores sentence embeddings u (n, hidden) against K source languages and is trained
+with cross-entropy to predict the language of source sentences (balanced per language),
+plus γ times an orthogonality penalty, with Adam. The paper's form (the authors' code,
 microsoft/vert-papers ``papers/SingleMulti-TS/modeling.py``, ``DomainLearner``)::
 
     s(u, k) = (U u + b_U)ᵀ (V μ_k + b_V)        U, V: hidden -> r (r = 64), M = UᵀV
@@ -13,14 +11,7 @@ microsoft/vert-papers ``papers/SingleMulti-TS/modeling.py``, ``DomainLearner``):
 
 The authors' default penalty is ‖μᵀμ − I_hidden‖²_F; it equals ‖μμᵀ − I_K‖²_F +
 (hidden − K), so both have the same gradient; the K × K form is cheaper.
-
-``LanguageSimilarityModel`` (method ``sim-fixed``, this project's first variant,
-kept as a named option)::
-
-    s(u, k) = g(u)ᵀ P Qᵀ μ_k       g affine hidden -> hidden, P, Q: hidden × r
-    μ fixed at the language means (a buffer); penalty ‖PᵀP − I_r‖²_F
-
-:func:`fit_similarity_model` trains either; both are deterministic for a seed.
+:func:`fit_similarity_model` trains it, deterministically for a seed.
 """
 
 from __future__ import annotations
@@ -32,15 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
-VARIANTS = ("learned", "fixed")
 
+class LearnedLanguageModel(nn.Module):
+    """``sim``: s(u, k) = (U u + b_U)ᵀ (V μ_k + b_V) with learned language embeddings μ.
 
-class _Scorer(nn.Module):
-    """What both models share: checked settings, μ, their config, and scoring
-    (``forward(u)`` gives (n, K) scores)."""
-
-    variant = ""
-    learn_mu = False
+    hidden_size: the encoder's hidden size.
+    languages: the K source languages, in score-column order.
+    rank: r, the output size of U and V (capped at hidden_size).
+    mu: (K, hidden) initial language embeddings (default zeros, for loading).
+    """
 
     def __init__(
         self,
@@ -59,6 +50,7 @@ class _Scorer(nn.Module):
         self.rank_requested = int(rank)
         self.rank = min(int(rank), self.hidden_size)
         self.encoder_name: Optional[str] = None
+        self.max_length: Optional[int] = None  # word pieces per sentence, as fitted
         self.train_stats: Dict[str, float] = {}
         k = len(self.languages)
         mu_t = torch.zeros(k, self.hidden_size) if mu is None else torch.as_tensor(mu).float()
@@ -66,19 +58,12 @@ class _Scorer(nn.Module):
             raise ValueError(
                 f"mu must have shape {(k, self.hidden_size)}, got {tuple(mu_t.shape)}."
             )
-        if self.learn_mu:
-            self.mu = nn.Parameter(mu_t.clone())
-        else:
-            self.register_buffer("mu", mu_t.clone())
-        self.build()
-
-    def build(self) -> None:
-        """Create the model's own layers (after the shared settings are set)."""
-        raise NotImplementedError
+        self.mu = nn.Parameter(mu_t.clone())
+        self.U = nn.Linear(self.hidden_size, self.rank)
+        self.V = nn.Linear(self.hidden_size, self.rank)
 
     def config(self) -> Dict[str, Any]:
         return {
-            "variant": self.variant,
             "hidden_size": self.hidden_size,
             "languages": list(self.languages),
             "rank": self.rank,
@@ -110,25 +95,9 @@ class _Scorer(nn.Module):
         if encoder is None:
             raise ValueError("No encoder given and none recorded with this similarity model.")
         embed_kwargs.setdefault("progress", False)
+        embed_kwargs.setdefault("max_length", self.max_length)
         emb = sentence_embeddings(docs_or_texts, encoder=encoder, **embed_kwargs)
         return self.score_embeddings(emb)
-
-
-class LearnedLanguageModel(_Scorer):
-    """``sim``: s(u, k) = (U u + b_U)ᵀ (V μ_k + b_V) with learned language embeddings μ.
-
-    hidden_size: the encoder's hidden size.
-    languages: the K source languages, in score-column order.
-    rank: r, the output size of U and V (capped at hidden_size).
-    mu: (K, hidden) initial language embeddings (default zeros, for loading).
-    """
-
-    variant = "learned"
-    learn_mu = True
-
-    def build(self) -> None:
-        self.U = nn.Linear(self.hidden_size, self.rank)
-        self.V = nn.Linear(self.hidden_size, self.rank)
 
     def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
         """U, V as torch's Linear default (uniform ±1/√hidden) from ``generator``; μ unchanged."""
@@ -153,49 +122,6 @@ class LearnedLanguageModel(_Scorer):
         return (diff * diff).sum()
 
 
-class LanguageSimilarityModel(_Scorer):
-    """``sim-fixed``: s(u, k) = g(u)ᵀ P Qᵀ μ_k with μ_k fixed at the language means.
-
-    hidden_size: the encoder's hidden size.
-    languages: the K source languages, in score-column order.
-    rank: rank r of M = P Qᵀ. It is capped at ``hidden_size`` (PᵀP = I_r is
-        impossible for r > hidden); ``rank_requested`` keeps the asked value.
-    mu: (K, hidden) language prototypes (fixed; default zeros, for loading).
-    """
-
-    variant = "fixed"
-
-    def build(self) -> None:
-        self.g = nn.Linear(self.hidden_size, self.hidden_size)
-        self.P = nn.Parameter(torch.empty(self.hidden_size, self.rank))
-        self.Q = nn.Parameter(torch.empty(self.hidden_size, self.rank))
-        self.reset_parameters()
-
-    def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
-        """g = identity (zero bias), P with orthonormal columns, Q ~ N(0, 1/hidden)."""
-        with torch.no_grad():
-            self.g.weight.copy_(torch.eye(self.hidden_size))
-            self.g.bias.zero_()
-            a = torch.randn(self.hidden_size, self.rank, generator=generator)
-            q, r = torch.linalg.qr(a)
-            self.P.copy_(q * torch.sign(torch.diagonal(r)).unsqueeze(0))
-            self.Q.copy_(
-                torch.randn(self.hidden_size, self.rank, generator=generator)
-                / math.sqrt(self.hidden_size)
-            )
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """Scores (n, K) for embeddings u (n, hidden)."""
-        proto = self.mu @ self.Q @ self.P.T  # (K, hidden): rows (M μ_k)ᵀ
-        return self.g(u) @ proto.T
-
-    def orthogonality_penalty(self) -> torch.Tensor:
-        """‖PᵀP − I_r‖²_F (not multiplied by γ). Its gradient is 4 P (PᵀP − I)."""
-        eye = torch.eye(self.rank, dtype=self.P.dtype, device=self.P.device)
-        diff = self.P.T @ self.P - eye
-        return (diff * diff).sum()
-
-
 def fit_similarity_model(
     source_embeddings: Mapping[str, Any],
     *,
@@ -207,16 +133,12 @@ def fit_similarity_model(
     seed: int = 0,
     balance: bool = True,
     progress: bool = False,
-    variant: str = "learned",
-) -> Union[LearnedLanguageModel, LanguageSimilarityModel]:
+) -> LearnedLanguageModel:
     """Train a language-identification model on the embeddings of source sentences.
-
-    variant: ``learned`` (:class:`LearnedLanguageModel`, method ``sim``) or
-        ``fixed`` (:class:`LanguageSimilarityModel`, method ``sim-fixed``).
 
     source_embeddings: language -> (n_k, hidden) sentence embeddings; the dict
         order is the score-column order.
-    Loss per batch: cross-entropy(s(u, ·), language) + γ ‖PᵀP − I‖²_F, with Adam.
+    Loss per batch: cross-entropy(s(u, ·), language) + γ ‖μμᵀ − I‖²_F, with Adam.
     balance: weight each language's sentences by n / (K n_k) in the
         cross-entropy, so that a bigger source corpus does not push every score
         (and α) toward its language.
@@ -227,8 +149,6 @@ def fit_similarity_model(
     """
     from tqdm import tqdm
 
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown sim variant {variant!r}: expected one of {', '.join(VARIANTS)}.")
     if not source_embeddings:
         raise ValueError("fit_similarity_model needs the embeddings of at least one language.")
     if epochs < 1 or batch_size < 1 or lr <= 0 or gamma < 0:
@@ -254,8 +174,7 @@ def fit_similarity_model(
             raise ValueError(f"Embeddings of {lang!r} contain NaN or infinite values.")
         arrays.append(arr)
     mu = np.stack([a.astype(np.float64).mean(axis=0) for a in arrays]).astype(np.float32)
-    cls = LearnedLanguageModel if variant == "learned" else LanguageSimilarityModel
-    model = cls(arrays[0].shape[1], languages, rank=rank, mu=mu)
+    model = LearnedLanguageModel(arrays[0].shape[1], languages, rank=rank, mu=mu)
     gen = torch.Generator().manual_seed(int(seed))
     model.reset_parameters(gen)
     x = torch.from_numpy(np.concatenate(arrays))
@@ -285,19 +204,11 @@ def fit_similarity_model(
     return model
 
 
-def build_model(config: Mapping[str, Any]) -> Union[LearnedLanguageModel, LanguageSimilarityModel]:
-    """An untrained model of the shape a saved ``config`` describes (files written before
-    the learned variant existed have no ``variant``: they are ``fixed``)."""
-    cls = LearnedLanguageModel if config.get("variant") == "learned" else LanguageSimilarityModel
-    model = cls(config["hidden_size"], config["languages"], rank=config["rank"])
+def build_model(config: Mapping[str, Any]) -> LearnedLanguageModel:
+    """An untrained model of the shape a saved ``config`` describes."""
+    model = LearnedLanguageModel(config["hidden_size"], config["languages"], rank=config["rank"])
     model.rank_requested = int(config.get("rank_requested", config["rank"]))
     return model
 
 
-__all__ = [
-    "VARIANTS",
-    "LanguageSimilarityModel",
-    "LearnedLanguageModel",
-    "build_model",
-    "fit_similarity_model",
-]
+__all__ = ["LearnedLanguageModel", "build_model", "fit_similarity_model"]

@@ -16,8 +16,6 @@ Schemes (``method``):
     s(x, k) = (U u_x + b_U)ᵀ (V μ_k + b_V) with learned language embeddings μ_k
     (initialised at the language means), rank 64, trained to identify the source
     language of source sentences with γ‖μμᵀ − I‖²_F (:mod:`.language_model`).
-``sim-fixed`` (this project's first variant, kept as a named option)
-    s(x, k) = g(u_x)ᵀ P Qᵀ μ_k with μ_k fixed at the language means.
 ``cosine`` / ``l2``
     s(x, k) = cos(u_x, μ_k), or −‖u_x − μ_k‖₂, for every target sentence x, as the
     authors' code does (microsoft/vert-papers, ``get_unlearn_st_sims``).
@@ -32,12 +30,10 @@ matrix of scores::
 
 Guard: if τ is not finite or τ ≤ ε·max(1, mean(S²)) (ε = float64 machine
 epsilon: all scores equal up to rounding) then τ = 1; the softmax of equal
-scores is uniform whatever τ is. Before this version, ``cosine``/``l2`` scored
-the *mean* target embedding (one row of K values, a tiny τ and an almost one-hot
-α); results made that way are labelled in docs/results.md.
+scores is uniform whatever τ is.
 
 :func:`fit_weights` writes a ``weights.json`` (plus ``weights.safetensors`` with
-the similarity model for ``sim``/``sim-fixed``); :func:`load_weights` reads and
+the similarity model for ``sim``); :func:`load_weights` reads and
 checks it.
 """
 
@@ -57,7 +53,6 @@ from .embeddings import (
     resolve_encoder,
 )
 from .language_model import (
-    LanguageSimilarityModel,
     LearnedLanguageModel,
     fit_similarity_model,
 )
@@ -65,7 +60,6 @@ from .mixture import check_weights
 from .weights_file import (
     FORMAT_VERSION,
     METHODS,
-    SIM_VARIANT,
     load_similarity_model,
     load_weights,
     save_model,
@@ -136,7 +130,7 @@ def compute_alpha(
         return np.full(k, 1.0 / k), None
     if target_embeddings is None or len(target_embeddings) == 0:
         raise ValueError("No target sentences to compute weights from.")
-    if method in SIM_VARIANT:
+    if method == "sim":
         if model is None:
             raise ValueError(f"The {method} scheme needs a fitted similarity model.")
         values = model.score_embeddings(target_embeddings)
@@ -260,7 +254,7 @@ def fit_weights(
                 "n_source_sents": {lang: len(e) for lang, e in source_emb.items()},
             }
         )
-        if method in SIM_VARIANT:
+        if method == "sim":
             model = fit_similarity_model(
                 source_emb,
                 rank=rank,
@@ -270,8 +264,8 @@ def fit_weights(
                 batch_size=batch_size,
                 seed=seed,
                 progress=progress,
-                variant=SIM_VARIANT[method],
             )
+            model.max_length = max_length
             alpha, tau = compute_alpha(
                 method, target_emb, model=model, sentence_level=sentence_level
             )
@@ -344,7 +338,6 @@ def _check_method(method: str) -> None:
 
 __all__ = [
     "METHODS",
-    "LanguageSimilarityModel",
     "LearnedLanguageModel",
     "compute_alpha",
     "fit_similarity_model",

@@ -1,5 +1,5 @@
 """Weights files: ``weights.json`` (α, τ, method, sources, target, encoder identity) and,
-for ``sim``/``sim-fixed``, ``weights.safetensors`` with the similarity model; written by
+for ``sim``, ``weights.safetensors`` with the similarity model; written by
 :func:`spacy_tskd.weighting.similarity.fit_weights`, read and checked here."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from .embeddings import encoder_identity
 from .language_model import build_model
 from .mixture import check_weights
 
-METHODS = ("avg", "sim", "sim-fixed", "cosine", "l2")
-SIM_VARIANT = {"sim": "learned", "sim-fixed": "fixed"}
-# 2: learned-μ sim, per-sentence cosine/l2 (format-1 "sim" files read as sim-fixed)
+METHODS = ("avg", "sim", "cosine", "l2")
 FORMAT_VERSION = 2
 
 
@@ -44,8 +42,11 @@ def load_weights(
             raise ValueError(
                 f"{path}: no {key!r} field; is this a weights file from `weights fit`?"
             )
-    if int(data.get("format", 1)) < 2 and data["method"] == "sim":
-        data["method"] = "sim-fixed"  # format 1 had only the fixed-μ model
+    if int(data.get("format", FORMAT_VERSION)) != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: weights format {data.get('format')} is not {FORMAT_VERSION}, the one "
+            "this version reads. Re-run `weights fit`."
+        )
     file_sources = [str(s) for s in data["sources"]]
     if not file_sources or len(set(file_sources)) != len(file_sources):
         raise ValueError(f"{path}: 'sources' must list distinct languages, got {file_sources}.")
@@ -110,10 +111,9 @@ def load_similarity_model(weights_json: PathLike):
     path = Path(weights_json)
     data = read_json(path)
     info = data.get("similarity_model")
-    if data.get("method") not in SIM_VARIANT or not info:
+    if data.get("method") != "sim" or not info:
         raise ValueError(
-            f"{path}: method {data.get('method')!r} has no similarity model "
-            "(only 'sim' and 'sim-fixed' have one)."
+            f"{path}: method {data.get('method')!r} has no similarity model (only 'sim' has one)."
         )
     model_path = path.parent / info["file"]
     if not model_path.is_file():
@@ -130,6 +130,7 @@ def load_similarity_model(weights_json: PathLike):
     except RuntimeError as err:
         raise ValueError(f"{path}: {model_path} does not match its config: {err}") from None
     model.encoder_name = (data.get("encoder") or {}).get("name")
+    model.max_length = (data.get("params") or {}).get("max_length")
     model.train_stats = dict((data.get("params") or {}).get("train") or {})
     model.eval()
     return model
