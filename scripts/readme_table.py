@@ -37,31 +37,26 @@ def _when(record: Dict) -> str:
     return f"{record['date']}, {record['wall_seconds']:,} s on {device}"
 
 
+# (result file, run, MT cell, TS cell): cells are format strings over the file's scores
+DEMOS = (
+    ("docs/perf/all-en-es.json", "`spacy project run all`", "{MT}", "**{TS}**"),
+    ("docs/perf/rounds-en-es.json", "`spacy project run rounds`: round 1 of self-distillation",
+     "–", "**{round-1}** (round 0: {round-0})"),
+    ("docs/perf/multi-es.json", "`spacy project run multi`, uniform α",
+     "{MT-avg}", "**{TS-avg}** (sim: {TS-sim})"),
+)  # fmt: skip
+
+
 def demo_rows() -> List[str]:
     rows = []
-    test = "es, first 500 sentences"
-    path = "docs/perf/all-en-es.json"
-    rec = _read(path)
-    rows.append(
-        f"| `spacy project run all` ({_when(rec)}) | {test} | {_f1(rec['scores']['MT'])} "
-        f"| **{_f1(rec['scores']['TS'])}** | [{path}]({path}) |"
-    )
-    path = "docs/perf/rounds-en-es.json"
-    if (ROOT / path).is_file():
+    for path, run, mt, ts in DEMOS:
+        if not (ROOT / path).is_file():
+            continue
         rec = _read(path)
-        s = rec["scores"]
+        f1 = {name: _f1(scores) for name, scores in rec["scores"].items()}
+        cells = [c.replace("{", "{0[").replace("}", "]}").format(f1) for c in (mt, ts)]
         rows.append(
-            f"| `spacy project run rounds`: round 1 of self-distillation ({_when(rec)}) "
-            f"| {test} | – | **{_f1(s['round-1'])}** (round 0: {_f1(s['round-0'])}) "
-            f"| [{path}]({path}) |"
-        )
-    path = "docs/perf/multi-es.json"
-    if (ROOT / path).is_file():
-        rec = _read(path)
-        s = rec["scores"]
-        rows.append(
-            f"| `spacy project run multi`, uniform α ({_when(rec)}) | {test} "
-            f"| {_f1(s['MT-avg'])} | **{_f1(s['TS-avg'])}** (sim: {_f1(s['TS-sim'])}) "
+            f"| {run} ({_when(rec)}) | es, first 500 sentences | {cells[0]} | {cells[1]} "
             f"| [{path}]({path}) |"
         )
     return rows
