@@ -69,7 +69,7 @@ def run_rounds(
     from ..resumable import Step
     from .annotate import annotate
     from .denoise import denoise as denoise_fn
-    from .run import distill
+    from .loop import distill
 
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}.")
