@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 
 from scripts.study.analysis import correction_bins, merge_bins
+from scripts.study.stored_probs import load_stored_probs, read_gold_bio
 from spacy_tskd.data.decode import decode_bio
-from spacy_tskd.evaluation.ensemble import load_stored_probs, read_gold_bio
 
 
 def main() -> None:

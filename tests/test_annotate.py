@@ -7,7 +7,6 @@ import gc
 import json
 import weakref
 from hashlib import sha256
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,38 +23,9 @@ from spacy_tskd.distill.annotations import FORMAT, USER_DATA_KEY, shard_file
 from spacy_tskd.distill.corpus import TeacherCorpus
 from spacy_tskd.pipeline.ner import TokenSoftmaxNER
 
-from conftest import TRAIN_SENTS, make_nlp
+from conftest import LINES, TARGET_SENTS, read_annotations
 
-# Target sentences of different lengths (not sorted by length), all with gold entities.
-TARGET_SENTS = [
-    [("Boris", "B-PER"), ("met", "O"), ("Anna", "B-PER"), ("in", "O"), ("Oslo", "B-LOC")]
-    + [("and", "O"), ("Quito", "B-LOC"), ("today", "O"), (".", "O")],
-    [("Globex", "B-ORG")],
-    [("Carla", "B-PER"), ("works", "O"), ("for", "O"), ("Initech", "B-ORG"), (".", "O")],
-    [("Lima", "B-LOC"), ("and", "O"), ("Paris", "B-LOC")],
-    [],
-    [("Dmitri", "B-PER"), ("Anna", "I-PER"), ("visited", "O"), ("Acme", "B-ORG")]
-    + [("and", "O"), ("the", "O"), ("Oslo", "B-LOC"), ("Globex", "B-ORG")]
-    + [("from", "O"), ("Lima", "B-LOC"), ("today", "O"), (".", "O")],
-    [("the", "O"), ("Acme", "B-ORG")],
-]
 LENGTHS = [len(s) for s in TARGET_SENTS]
-# 10 docs as plain text; blank and whitespace-only lines in between.
-LINES = [
-    "Anna visited Paris today.",
-    "",
-    "Boris works for Acme .",
-    "Globex",
-    "   ",
-    "Carla Dmitri met in Lima and Quito today .",
-    "the Initech",
-    "Oslo and Lima",
-    "Dmitri visited Acme and the Oslo Globex from Lima today .",
-    "Anna",
-    "\t",
-    "Boris met Carla in Quito .",
-    "Acme works for Globex and Initech today .",
-]
 N_LINES = sum(1 for line in LINES if line.strip())
 
 
@@ -63,50 +33,6 @@ def _gold_doc(vocab, sent):
     doc = Doc(vocab, words=[w for w, _ in sent])
     doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in bio_to_spans([t for _, t in sent])]
     return doc
-
-
-def _train_teacher(encoder_dir, path: Path, n_updates: int) -> Path:
-    from spacy.training import Example
-
-    nlp = make_nlp(encoder_dir)
-    examples = []
-    for sent in TRAIN_SENTS:
-        words = [w for w, _ in sent]
-        gold = Doc(nlp.vocab, words=words, ents=[t for _, t in sent])
-        examples.append(Example(Doc(nlp.vocab, words=words), gold))
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    for _ in range(n_updates):
-        nlp.update(examples, sgd=optimizer)
-    nlp.to_disk(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def teacher_dir(tiny_encoder_dir, tmp_path_factory):
-    return _train_teacher(tiny_encoder_dir, tmp_path_factory.mktemp("teacher") / "pipeline", 3)
-
-
-@pytest.fixture(scope="module")
-def other_teacher_dir(tiny_encoder_dir, tmp_path_factory):
-    return _train_teacher(tiny_encoder_dir, tmp_path_factory.mktemp("other") / "pipeline", 1)
-
-
-@pytest.fixture(scope="module")
-def docs_path(tmp_path_factory):
-    """A DocBin of the target sentences, gold entities included."""
-    vocab = spacy.blank("xx").vocab
-    docs = [_gold_doc(vocab, s) for s in TARGET_SENTS]
-    assert sum(len(d.ents) for d in docs) > 0
-    path = tmp_path_factory.mktemp("docs") / "target.spacy"
-    DocBin(docs=docs).to_disk(path)
-    return path
-
-
-@pytest.fixture
-def text_path(tmp_path):
-    path = tmp_path / "target.txt"
-    path.write_text("\n".join(LINES) + "\n", encoding="utf8")
-    return path
 
 
 def _counting_predict(monkeypatch, fail_at=None):
@@ -126,10 +52,6 @@ def _counting_predict(monkeypatch, fail_at=None):
     return calls
 
 
-def _read(directory):
-    return TeacherCorpus([directory]).read_all(spacy.blank("xx").vocab)
-
-
 # ---------------------------------------------------------------- what is stored
 
 
@@ -146,7 +68,7 @@ def test_docs_carry_predict_probs_in_input_order(teacher_dir, docs_path, tmp_pat
     assert flat == [n for n in LENGTHS if n] and flat != sorted(flat)
     assert max(len(batch) for batch in calls["lengths"]) == 2
     # ... and the docs are stored in the input order, each with predict's values
-    docs, probs = _read(out)
+    docs, probs = read_annotations(out)
     nlp = spacy.load(teacher_dir)
     ner = nlp.get_pipe("tskd_ner")
     assert [[t.text for t in d] for d in docs] == [[w for w, _ in s] for s in TARGET_SENTS]
@@ -224,8 +146,8 @@ def test_plain_text_equals_the_same_docs_as_a_docbin(teacher_dir, text_path, tmp
     DocBin(docs=[en(line.strip()) for line in LINES if line.strip()]).to_disk(docbin)
     annotate(teacher_path=teacher_dir, input_path=docbin, output_dir=tmp_path / "bin")
     (text_docs, text_probs), (bin_docs, bin_probs) = (
-        _read(tmp_path / "text"),
-        _read(tmp_path / "bin"),
+        read_annotations(tmp_path / "text"),
+        read_annotations(tmp_path / "bin"),
     )
     assert [d.text for d in text_docs] == [d.text for d in bin_docs]
     for a, b in zip(text_probs, bin_probs):
@@ -243,7 +165,7 @@ def test_parts_split_one_run(teacher_dir, text_path, tmp_path):
         TeacherCorpus([out])
     second = annotate(output_dir=out, part=(0, 2), **kwargs)
     assert second["written"] == [0, 2] and second["complete"]
-    (a_docs, a_probs), (b_docs, b_probs) = _read(tmp_path / "one"), _read(out)
+    (a_docs, a_probs), (b_docs, b_probs) = read_annotations(tmp_path / "one"), read_annotations(out)
     assert [d.text for d in a_docs] == [d.text for d in b_docs]
     assert all(np.array_equal(a, b) for a, b in zip(a_probs, b_probs))
     with pytest.raises(ValueError, match="part must be I/N"):
@@ -254,7 +176,7 @@ def test_max_docs(teacher_dir, docs_path, tmp_path):
     info = annotate(
         teacher_path=teacher_dir, input_path=docs_path, output_dir=tmp_path / "o", max_docs=3
     )
-    docs, _ = _read(tmp_path / "o")
+    docs, _ = read_annotations(tmp_path / "o")
     assert info["n_docs"] == len(docs) == 3
 
 
@@ -266,7 +188,7 @@ def test_resume_after_crash(teacher_dir, text_path, tmp_path, monkeypatch):
         teacher_path=teacher_dir, input_path=text_path, shard_size=3, batch_size=3, progress=False
     )
     annotate(output_dir=tmp_path / "reference", **kwargs)
-    ref_docs, ref_probs = _read(tmp_path / "reference")
+    ref_docs, ref_probs = read_annotations(tmp_path / "reference")
 
     out = tmp_path / "out"
     _counting_predict(monkeypatch, fail_at=3)  # one predict call per shard of 3 docs
@@ -293,7 +215,7 @@ def test_resume_after_crash(teacher_dir, text_path, tmp_path, monkeypatch):
     assert info["skipped"] == [0, 2] and info["written"] == [1, 3]
     assert calls["docs"] == 3 + 1
     assert shard_file(out, 0).stat().st_mtime_ns == mtime0  # not recomputed
-    docs, probs = _read(out)
+    docs, probs = read_annotations(out)
     assert [d.text for d in docs] == [d.text for d in ref_docs]
     assert all(np.array_equal(a, b) for a, b in zip(probs, ref_probs))
 

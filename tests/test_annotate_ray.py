@@ -16,7 +16,7 @@ from spacy_tskd.distill.annotate import annotate  # noqa: E402
 from spacy_tskd.distill.annotate_ray import annotate_on_ray  # noqa: E402
 from spacy_tskd.distill.annotations import shard_file  # noqa: E402
 
-from test_annotate import _read, docs_path, teacher_dir, text_path  # noqa: E402,F401
+from conftest import read_annotations  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def local_cluster():
 
 
 def _same_output(a, b):
-    docs_a, probs_a = _read(a)
-    docs_b, probs_b = _read(b)
+    docs_a, probs_a = read_annotations(a)
+    docs_b, probs_b = read_annotations(b)
     assert [d.text for d in docs_a] == [d.text for d in docs_b]
     assert all((p == q).all() for p, q in zip(probs_a, probs_b))  # float16, bit for bit
     index_a, index_b = (json.loads((d / "index.json").read_text()) for d in (a, b))

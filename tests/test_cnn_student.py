@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import spacy
-from spacy.tokens import Doc, DocBin
-from test_ner_component import _train
+from spacy.tokens import DocBin
 from thinc.api import Config
 from typer.testing import CliRunner
 
@@ -22,16 +21,9 @@ TEXTS = [" ".join(w for w, _ in sent) for sent in TRAIN_SENTS]
 
 
 @pytest.fixture(scope="module")
-def teacher(tiny_encoder_dir, tmp_path_factory):
-    """A tiny transformer teacher overfit on the 3 synthetic sentences, saved."""
-    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
-    docs = []
-    for sent in TRAIN_SENTS:
-        docs.append(Doc(nlp.vocab, words=[w for w, _ in sent], ents=[t for _, t in sent]))
-    _train(nlp, docs, n_iter=80, lr=3e-3)
-    path = tmp_path_factory.mktemp("teacher") / "pipeline"
-    nlp.to_disk(path)
-    return nlp, path
+def teacher(overfit_teacher_dir):
+    """The session's tiny transformer teacher, overfit on the 3 synthetic sentences."""
+    return spacy.load(overfit_teacher_dir), overfit_teacher_dir
 
 
 def _ents(nlp, text):

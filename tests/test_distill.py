@@ -9,15 +9,12 @@ import numpy as np
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
-from test_ner_component import _train
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
 from spacy_tskd.distill.annotate import annotate
 from spacy_tskd.distill.corpus import TeacherCorpus
 from spacy_tskd.pipeline.losses import hard_label_loss, mse_loss, softmax
-
-from conftest import make_nlp
 
 STUDENT_CFG = Path(__file__).parent.parent / "configs" / "student.cfg"
 
@@ -54,10 +51,9 @@ def test_hard_label_loss_is_cross_entropy_on_argmax():
 
 
 @pytest.fixture
-def teacher_and_target(tiny_encoder_dir, train_docs, tmp_path):
+def teacher_and_target(overfit_teacher_dir, train_docs, tmp_path):
     """A teacher overfit on the 3 synthetic sentences, and those sentences as target docs."""
-    nlp = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
-    _train(nlp, train_docs, n_iter=80, lr=3e-3)
+    nlp = spacy.load(overfit_teacher_dir)
     nlp.to_disk(tmp_path / "teacher")
     target = DocBin(store_user_data=False)
     for d in train_docs:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import spacy
 from spacy.tokens import DocBin
-from test_ner_component import _examples, _train
 
 from spacy_tskd.evaluation.ensemble import evaluate_ensemble
 from spacy_tskd.evaluation.evaluate import evaluate
 
-from conftest import make_nlp
+from conftest import examples_of, make_nlp, train_nlp
 
 
-def test_one_hot_ensemble_equals_single_teacher(tiny_encoder_dir, train_docs, tmp_path):
-    trained = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
-    _train(trained, train_docs, n_iter=40, lr=3e-3)
-    trained.to_disk(tmp_path / "a")
+def test_one_hot_ensemble_equals_single_teacher(
+    tiny_encoder_dir, overfit_teacher_dir, train_docs, tmp_path
+):
+    spacy.load(overfit_teacher_dir).to_disk(tmp_path / "a")
     other = make_nlp(tiny_encoder_dir)
-    other.initialize(get_examples=lambda: _examples(other, train_docs))
+    other.initialize(get_examples=lambda: examples_of(other, train_docs))
     other.to_disk(tmp_path / "b")
     db = DocBin()
     for d in train_docs:
@@ -55,9 +55,9 @@ def test_weights_file_is_matched_to_teachers_by_language(tiny_encoder_dir, train
 
     for lang, n_iter in (("en", 40), ("de", 0)):
         nlp = make_nlp(tiny_encoder_dir, lang=lang, frozen_layers=0, freeze_embeddings=False)
-        nlp.initialize(get_examples=lambda nlp=nlp: _examples(nlp, train_docs))
+        nlp.initialize(get_examples=lambda nlp=nlp: examples_of(nlp, train_docs))
         if n_iter:
-            _train(nlp, train_docs, n_iter=n_iter, lr=3e-3)
+            train_nlp(nlp, train_docs, n_iter=n_iter, lr=3e-3)
         nlp.to_disk(tmp_path / lang)
     DocBin(docs=train_docs).to_disk(tmp_path / "gold.spacy")
     encoder = encoder_identity(tiny_encoder_dir)
@@ -87,48 +87,22 @@ def test_weights_file_is_matched_to_teachers_by_language(tiny_encoder_dir, train
     assert "computed with the encoder 'other-encoder'" in " ".join(result.output.split())
 
 
-def test_cli_evaluate_probs_scores_stored_probabilities(tiny_encoder_dir, train_docs, tmp_path):
-    import json
-
-    from typer.testing import CliRunner
-
-    from spacy_tskd.cli import app
+def test_stored_probs_score_as_the_pipeline(overfit_teacher_dir, train_docs, tmp_path):
+    from scripts.study.stored_probs import evaluate_stored_probs
     from spacy_tskd.distill.annotate import annotate
 
-    trained = make_nlp(tiny_encoder_dir, frozen_layers=0, freeze_embeddings=False)
-    _train(trained, train_docs, n_iter=40, lr=3e-3)
-    trained.to_disk(tmp_path / "a")
-    db = DocBin()
-    for d in train_docs:
-        db.add(d)
-    db.to_disk(tmp_path / "gold.spacy")
+    spacy.load(overfit_teacher_dir).to_disk(tmp_path / "a")
+    gold = tmp_path / "gold.spacy"
+    DocBin(docs=train_docs).to_disk(gold)
     DocBin(docs=train_docs[:2]).to_disk(tmp_path / "other.spacy")
     annotate(
-        teacher_path=tmp_path / "a",
-        input_path=tmp_path / "gold.spacy",
-        output_dir=tmp_path / "p",
-        progress=False,
+        teacher_path=tmp_path / "a", input_path=gold, output_dir=tmp_path / "p", progress=False
     )
-    runner = CliRunner()
     for decode in ("argmax", "viterbi"):
-        out = tmp_path / f"{decode}.json"
-        result = runner.invoke(
-            app,
-            ["evaluate-probs", str(tmp_path / "gold.spacy"), str(tmp_path / "p")]
-            + ["--decode", decode, "--output", str(out)],
-        )
-        assert result.exit_code == 0, result.output
-        scores = json.loads(out.read_text())
-        pipeline = evaluate(
-            pipeline_path=tmp_path / "a", data_path=tmp_path / "gold.spacy", decode=decode
-        )
+        scores = evaluate_stored_probs(probs_paths=[tmp_path / "p"], data_path=gold, decode=decode)
+        pipeline = evaluate(pipeline_path=tmp_path / "a", data_path=gold, decode=decode)
         assert scores["decode"] == decode
         assert scores["ents_f"] == pytest.approx(pipeline["ents_f"])
     # probabilities of other docs are refused, naming both
-    result = runner.invoke(
-        app, ["evaluate-probs", str(tmp_path / "other.spacy"), str(tmp_path / "p")]
-    )
-    assert result.exit_code == 1
-    text = " ".join(result.output.split())  # the message is wrapped for the terminal
-    assert f"{tmp_path / 'p'} holds 3 docs but" in text
-    assert "other.spacy has 2" in text and "Annotate" in text
+    with pytest.raises(ValueError, match="holds 3 docs but .*other.spacy has 2.*Annotate"):
+        evaluate_stored_probs(probs_paths=[tmp_path / "p"], data_path=tmp_path / "other.spacy")

@@ -159,10 +159,7 @@ def test_score_docs_on_docs_and_examples():
         _doc(nlp, words1, [(0, 2, "PER"), (3, 4, "LOC")]),
         _doc(nlp, words2, [(0, 1, "PER"), (3, 4, "LOC")]),
     ]
-    pred = [
-        _doc(nlp, words1, [(0, 2, "PER"), (3, 4, "LOC")]),
-        _doc(nlp, words2, [(3, 4, "ORG")]),
-    ]
+    pred = [_doc(nlp, words1, [(0, 2, "PER"), (3, 4, "LOC")]), _doc(nlp, words2, [(3, 4, "ORG")])]
     s = score_docs(gold, pred)
     assert (s["n_gold"], s["n_pred"], s["n_correct"]) == (4, 3, 2)
     assert s["ents_f"] == pytest.approx(4 / 7)

@@ -52,12 +52,7 @@ def test_study_on_ray(tiny_encoder_dir, tmp_path):
 
 def test_steps_wait_only_for_the_steps_whose_outputs_they_read(tmp_path):
     from scripts.study.grid_ray import depends_on
-    from scripts.study.steps import (
-        annotate_step,
-        convert_steps,
-        student_step,
-        teacher_step,
-    )
+    from scripts.study.steps import annotate_step, convert_steps, student_step, teacher_step
 
     corpus = tmp_path / "corpus"
 

@@ -7,8 +7,6 @@ import pytest
 
 from spacy_tskd.distill.neighbours import nearest_neighbours, neighbour_weights
 
-from test_annotate import teacher_dir, text_path  # noqa: F401  (fixtures)
-
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
 

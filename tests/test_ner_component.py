@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import spacy
 from spacy.tokens import Doc
-from spacy.training import Example
 
-from conftest import ENCODERS, hf_model, make_nlp
+from conftest import ENCODERS, examples_of, hf_model, make_nlp, train_nlp
 
 
 @pytest.fixture(params=ENCODERS)
@@ -17,36 +16,16 @@ def arch(request):
     return request.param
 
 
-def _examples(nlp, docs):
-    from spacy_tskd.data.bio import doc_to_bio
-
-    out = []
-    for d in docs:
-        words = [t.text for t in d]
-        gold = Doc(nlp.vocab, words=words, ents=doc_to_bio(d))
-        out.append(Example(Doc(nlp.vocab, words=words), gold))
-    return out
-
-
-def _train(nlp, docs, n_iter=60, lr=1e-3):
-    examples = _examples(nlp, docs)
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    optimizer.learn_rate = lr
-    for _ in range(n_iter):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    return examples
-
-
 def test_labels_fixed_order(tiny_encoder_dir, train_docs):
     nlp = make_nlp(tiny_encoder_dir)
-    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    nlp.initialize(get_examples=lambda: examples_of(nlp, train_docs))
     ner = nlp.get_pipe("tskd_ner")
     assert ner.labels == ("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER")
 
 
 def test_overfit_three_sentences(tiny_encoder_dir, train_docs, arch):
     nlp = make_nlp(tiny_encoder_dir, arch, frozen_layers=0, freeze_embeddings=False)
-    _train(nlp, train_docs, n_iter=80, lr=3e-3)
+    train_nlp(nlp, train_docs, n_iter=80, lr=3e-3)
     for gold in train_docs:
         doc = nlp(gold.text)
         assert [(e.start, e.end, e.label_) for e in doc.ents] == [
@@ -76,7 +55,7 @@ def _assert_only_top_changes(nlp, examples, optimizer, n_frozen):
 
 def test_frozen_parameters_do_not_change(tiny_encoder_dir, train_docs, arch, tmp_path):
     nlp = make_nlp(tiny_encoder_dir, arch, frozen_layers=2)
-    examples = _examples(nlp, train_docs)
+    examples = examples_of(nlp, train_docs)
     optimizer = nlp.initialize(get_examples=lambda: examples)
     _assert_only_top_changes(nlp, examples, optimizer, n_frozen=2)
     # requires_grad is not saved: a loaded pipeline that trains on freezes again
@@ -87,7 +66,7 @@ def test_frozen_parameters_do_not_change(tiny_encoder_dir, train_docs, arch, tmp
 
 def test_zero_piece_tokens_and_long_docs(tiny_encoder_dir, train_docs, arch):
     nlp = make_nlp(tiny_encoder_dir, arch, max_length=12)
-    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    nlp.initialize(get_examples=lambda: examples_of(nlp, train_docs))
     words = ["\u200b", "Anna", "\xad", "\x07", "visited", "\u200b"] + ["Paris", "and"] * 20
     doc = Doc(nlp.vocab, words=words)
     doc = nlp(doc)
@@ -98,7 +77,7 @@ def test_zero_piece_tokens_and_long_docs(tiny_encoder_dir, train_docs, arch):
 
 def test_stray_inside_tag_decoded_as_entity(tiny_encoder_dir, train_docs):
     nlp = make_nlp(tiny_encoder_dir)
-    nlp.initialize(get_examples=lambda: _examples(nlp, train_docs))
+    nlp.initialize(get_examples=lambda: examples_of(nlp, train_docs))
     ner = nlp.get_pipe("tskd_ner")
     ner.decode = "argmax"
     doc = nlp.make_doc("Anna met Boris Lima")
@@ -115,7 +94,7 @@ def test_stray_inside_tag_decoded_as_entity(tiny_encoder_dir, train_docs):
 
 def test_viterbi_decode_is_the_default_and_switchable(tiny_encoder_dir, train_docs, tmp_path):
     nlp = make_nlp(tiny_encoder_dir)
-    _train(nlp, train_docs, n_iter=1)
+    train_nlp(nlp, train_docs, n_iter=1)
     ner = nlp.get_pipe("tskd_ner")
     assert ner.decode == "viterbi" and nlp.config["components"]["tskd_ner"]["decode"] == "viterbi"
     doc = nlp.make_doc("Anna met Boris")
@@ -144,7 +123,7 @@ def test_to_disk_from_disk_offline(tiny_encoder_dir, train_docs, tmp_path, monke
     enc = tmp_path / "encoder_copy"
     shutil.copytree(tiny_encoder_dir, enc)
     nlp = make_nlp(enc, arch)
-    _train(nlp, train_docs, n_iter=2)
+    train_nlp(nlp, train_docs, n_iter=2)
     text = train_docs[0].text
     expected = nlp(text)._.tskd_probs
     nlp.to_disk(tmp_path / "pipeline")

@@ -130,8 +130,24 @@ def test_each_runs_the_command_once_per_value(tmp_path):
     assert usage.returncode != 0 and "usage: python scripts/each.py" in usage.stderr
 
 
-def test_readme_table_is_read_from_the_result_files():
-    """README's results table is what scripts/readme_table.py reads from the files."""
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_table.py"), "--check"],
+@pytest.mark.parametrize("script", ["readme_table.py", "perf_tables.py"])
+def test_doc_tables_are_read_from_the_result_files(script):
+    """README's results table and docs/performance.md's tables are what the scripts read
+    from the committed files."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--check"],
                          capture_output=True, text=True)  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_docs_stay_references():
+    """docs/ show today's state: results and performance pages stay short."""
+    sizes = {name: len((ROOT / "docs" / name).read_text(encoding="utf8").splitlines())
+             for name in ("results.md", "performance.md")}  # fmt: skip
+    assert sizes["results.md"] <= 300 and sizes["performance.md"] <= 250, sizes
+
+
+def test_the_plugin_stays_small():
+    # the installed package holds what users run; the study and benchmarks are scripts/
+    sizes = {p: len(p.read_text(encoding="utf8").splitlines()) for p in (ROOT / "spacy_tskd").rglob("*.py")}  # fmt: skip
+    assert sum(sizes.values()) <= 6000, f"spacy_tskd/ has {sum(sizes.values())} lines"
+    assert not [p.name for p, n in sizes.items() if n > 400]

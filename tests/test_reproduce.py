@@ -124,9 +124,9 @@ def test_single_results_schema(study):
         assert re.fullmatch(r"[0-9a-f]{64}", data["encoder"]["sha256"])
         assert data["hardware"]["device"] == "cpu" and data["hardware"]["gpu"] is None
         assert data["hardware"]["threads"] >= 1 and data["hardware"]["cpu"]
-        assert data["wall_seconds"] >= 0.0
+        assert data["wall_seconds"] > 0.0
         steps = data["steps"]
-        assert steps["teacher en seed0"] > 0 and steps[f"score single-{system}-en-es-seed0"] >= 0
+        assert steps["teacher en seed0"] > 0 and steps[f"score single-{system}-en-es-seed0"] > 0
         assert data["settings"]["seeds"] == [0] and data["settings"]["only"] == "single"
         assert ("fig5" in data) == (system == "TS")
         if system != "MT":
@@ -147,9 +147,9 @@ def test_stored_probs_mt_equals_the_teacher_pipeline(study):
     import spacy
     from spacy.tokens import Doc, DocBin
 
+    from scripts.study.stored_probs import load_stored_probs
     from spacy_tskd.data.bio import doc_to_bio
     from spacy_tskd.data.decode import decode_bio
-    from spacy_tskd.evaluation.ensemble import load_stored_probs
     from spacy_tskd.evaluation.evaluate import evaluate
 
     tmp = study["tmp"]
@@ -211,7 +211,7 @@ def test_skip_rerun_and_replace(study):
 
 
 def test_multi_from_stored_probs(study):
-    from spacy_tskd.evaluation.ensemble import evaluate_stored_probs
+    from scripts.study.stored_probs import evaluate_stored_probs
 
     tmp, run = study["tmp"], study["run"]
     result = run("--only", "multi", results="multi")

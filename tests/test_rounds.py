@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 from spacy_tskd.cli import app
 from spacy_tskd.distill.rounds import load_rounds_recipe, run_rounds
 
-from test_annotate import other_teacher_dir, teacher_dir, text_path  # noqa: F401  (fixtures)
-
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 

@@ -18,12 +18,7 @@ from spacy_tskd.distill.annotations import USER_DATA_KEY, shard_file
 from spacy_tskd.distill.corpus import TeacherCorpus
 from spacy_tskd.distill.loop import distill, plan_shards
 
-from test_annotate import (  # noqa: F401  (fixtures)
-    LINES,
-    other_teacher_dir,
-    teacher_dir,
-    text_path,
-)
+from conftest import LINES
 
 STUDENT_CFG = Path(__file__).parent.parent / "configs" / "student.cfg"
 
@@ -144,11 +139,7 @@ def test_plan_shards_holds_out_the_last_docs(two_dirs):
 
 
 def test_distill_reads_one_shard_at_a_time(
-    teacher_dir,
-    tiny_encoder_dir,
-    text_path,
-    tmp_path,
-    monkeypatch,
+    teacher_dir, tiny_encoder_dir, text_path, tmp_path, monkeypatch
 ):
     out = tmp_path / "en-xx"
     annotate(

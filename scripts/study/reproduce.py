@@ -46,21 +46,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from spacy_tskd.resumable import Step
 from spacy_tskd.util import PathLike, atomic_write_text
 
-from .steps import (
-    annotate_step,
-    convert_steps,
-    student_step,
-    teacher_step,
-    weights_step,
-)
-from .study_files import (
-    FORMAT,
-    _hardware,
-    _read_text,
-    _result_status,
-    _sha256_text,
-    _StepLog,
-)
+from .steps import annotate_step, convert_steps, student_step, teacher_step, weights_step
+from .study_files import FORMAT, _hardware, _read_text, _result_status, _sha256_text, _StepLog
 from .study_result import _correction_bins, compute_result
 from .study_settings import (
     ARTIFACT_SETTINGS,

@@ -16,8 +16,9 @@ def compute_result(study: Any, exp: Any) -> Dict[str, Any]:
     the Fig. 5 bins (single-source TS), α (multi-source) and the bookkeeping of
     :func:`.reproduce.run_reproduce`'s result format."""
     from spacy_tskd.data.decode import DECODERS, decode_bio
-    from spacy_tskd.evaluation.ensemble import load_stored_probs, read_gold_bio, score_probs
     from spacy_tskd.weighting.similarity import load_weights
+
+    from .stored_probs import load_stored_probs, read_gold_bio, score_probs
 
     for step in exp.shared:
         study.log.ensure(step)

@@ -260,11 +260,6 @@ def _check_vocab_file(name: str, tokenizer_config: Dict) -> None:
 
 
 __all__ = [
-    "PieceWindows",
-    "build_transformer_encoder",
-    "configure_piece_windows",
-    "first_piece",
-    "first_piece_rows",
-    "freeze",
-    "window_bounds",
-]
+    "PieceWindows", "build_transformer_encoder", "configure_piece_windows", "first_piece",
+    "first_piece_rows", "freeze", "window_bounds"
+]  # fmt: skip

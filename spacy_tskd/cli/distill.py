@@ -8,9 +8,7 @@ from ._app import app, command
 
 
 @command(
-    app,
-    "distill",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    app, "distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
 def distill_cli(
     ctx: typer.Context,

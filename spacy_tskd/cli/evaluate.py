@@ -89,35 +89,3 @@ def evaluate_ensemble_cli(
     )
     typer.echo(format_scores_table(scores))
     msg.good(f"{system}: F1 {scores['ents_f'] * 100:.2f} with α = {scores['alpha']}")
-
-
-@command(app, "evaluate-probs")
-def evaluate_probs_cli(
-    data: Path = typer.Argument(..., help="Gold data as a spaCy DocBin (.spacy)."),
-    probs: List[Path] = typer.Argument(
-        ..., help="Annotation directories written by `annotate` on DATA (several: their mixture)."
-    ),
-    alpha: Optional[str] = typer.Option(
-        None, "--alpha", help="Comma-separated α per directory (default: uniform)."
-    ),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write scores JSON."),
-    system: Optional[str] = typer.Option(None, "--system", help="Row name in result tables."),
-    decode: str = typer.Option(DEFAULT_DECODE, "--decode", help="argmax or viterbi."),
-) -> None:
-    """Score stored probabilities on gold data without loading any pipeline."""
-    from wasabi import msg
-
-    from ..evaluation.ensemble import evaluate_stored_probs
-    from ..evaluation.scorer import format_scores_table
-
-    alpha_values = None if alpha is None else [float(a) for a in alpha.split(",")]
-    scores = evaluate_stored_probs(
-        probs_paths=probs,
-        data_path=data,
-        alpha=alpha_values,
-        output=output,
-        system=system,
-        decode=decode,
-    )
-    typer.echo(format_scores_table(scores))
-    msg.good(f"F1 {scores['ents_f'] * 100:.2f} ({decode}) on {scores['n_docs']} docs")

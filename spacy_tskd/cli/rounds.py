@@ -9,11 +9,7 @@ import typer
 from ._app import app, command
 
 
-@command(
-    app,
-    "rounds",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
+@command(app, "rounds", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def rounds_cli(
     ctx: typer.Context,
     teacher: str = typer.Argument(

@@ -27,8 +27,5 @@ def train_teacher_cli(
 
     overrides = parse_config_overrides(ctx.args)
     train_teacher(
-        config_path=config_path,
-        output_path=output_path,
-        overrides=overrides,
-        gpu_id=gpu_id,
+        config_path=config_path, output_path=output_path, overrides=overrides, gpu_id=gpu_id
     )

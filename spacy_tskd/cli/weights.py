@@ -18,8 +18,7 @@ import typer
 from ._app import app, command
 
 weights_app = typer.Typer(
-    help="Source-language weights α for multi-source transfer (fit, show).",
-    no_args_is_help=True,
+    help="Source-language weights α for multi-source transfer (fit, show).", no_args_is_help=True
 )
 app.add_typer(weights_app, name="weights")
 

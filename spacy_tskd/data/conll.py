@@ -114,11 +114,7 @@ def read_conll(path: PathLike, *, lang: Optional[str] = None) -> List[CoNLLSente
 
 
 def conll_to_docs(
-    path: PathLike,
-    *,
-    vocab: Any = None,
-    lang: Optional[str] = None,
-    max_sents: int = 0,
+    path: PathLike, *, vocab: Any = None, lang: Optional[str] = None, max_sents: int = 0
 ) -> List[Any]:
     """Read a CoNLL NER file into one ``Doc`` per sentence with gold ``doc.ents``.
 
@@ -273,12 +269,6 @@ def _blank_vocab(lang: Optional[str]) -> Any:
 
 
 __all__ = [
-    "DOCSTART",
-    "CoNLLFormatError",
-    "CoNLLSentence",
-    "conll_stats",
-    "conll_to_docs",
-    "convert",
-    "read_conll",
-    "sentences_to_docs",
-]
+    "DOCSTART", "CoNLLFormatError", "CoNLLSentence", "conll_stats", "conll_to_docs",
+    "convert", "read_conll", "sentences_to_docs"
+]  # fmt: skip

@@ -108,10 +108,6 @@ def decode_bio(
 
 
 __all__ = [
-    "DECODERS",
-    "DEFAULT_DECODE",
-    "bio_constraints",
-    "check_decoder",
-    "decode_bio",
-    "decode_spans",
-]
+    "DECODERS", "DEFAULT_DECODE", "bio_constraints", "check_decoder", "decode_bio",
+    "decode_spans"
+]  # fmt: skip

@@ -27,14 +27,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 from ..data.docs import unannotated
 from ..util import PathLike, atomic_write_text, sha256_file
-from .annotations import (
-    FORMAT,
-    finished_shard,
-    set_doc_probs,
-    shard_file,
-    teacher_id,
-    write_shard,
-)
+from .annotations import FORMAT, finished_shard, set_doc_probs, shard_file, teacher_id, write_shard
 from .teacher import load_teacher, predict_probs, read_teacher
 
 # settings that must be equal for a rerun to resume a directory

@@ -181,14 +181,6 @@ def load_shard_docs(directory: PathLike, info: Dict[str, Any], vocab: Any) -> Li
 
 
 __all__ = [
-    "FORMAT",
-    "USER_DATA_KEY",
-    "finished_shard",
-    "get_doc_probs",
-    "get_doc_weights",
-    "load_shard_docs",
-    "read_index",
-    "set_doc_probs",
-    "shard_file",
-    "write_shard",
-]
+    "FORMAT", "USER_DATA_KEY", "finished_shard", "get_doc_probs", "get_doc_weights",
+    "load_shard_docs", "read_index", "set_doc_probs", "shard_file", "write_shard"
+]  # fmt: skip

@@ -108,10 +108,7 @@ def run_rounds(
                  **denoise_recipe},
             ).run()  # fmt: skip
             probs[0] = here / "denoised"
-        student_overrides = {
-            **(overrides or {}),
-            "paths.teacher_probs": ",".join(map(str, probs)),
-        }
+        student_overrides = {**(overrides or {}), "paths.teacher_probs": ",".join(map(str, probs))}
         if round_alpha is not None:
             student_overrides["paths.weights"] = round_alpha
         if start == "previous" and students:

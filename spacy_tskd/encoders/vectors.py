@@ -65,12 +65,7 @@ def piece_vectors(words: Sequence[str], *, encoder: str, batch_size: int = 4096)
 
 
 def encoder_vectors(
-    *,
-    encoder: str,
-    texts: Sequence[PathLike],
-    output_dir: PathLike,
-    lang: str,
-    min_count: int = 1,
+    *, encoder: str, texts: Sequence[PathLike], output_dir: PathLike, lang: str, min_count: int = 1
 ) -> Dict[str, Any]:
     """Write ``output_dir``: a blank ``lang`` pipeline whose vocab holds a vector for
     every word type of ``texts`` taken from ``encoder``'s piece embeddings.

@@ -228,9 +228,6 @@ def _hash_files(files: Sequence[Path]) -> str:
 
 
 __all__ = [
-    "cached_sentence_embeddings",
-    "doc_text",
-    "encoder_identity",
-    "resolve_encoder",
-    "sentence_embeddings",
-]
+    "cached_sentence_embeddings", "doc_text", "encoder_identity", "resolve_encoder",
+    "sentence_embeddings"
+]  # fmt: skip

@@ -47,23 +47,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..util import PathLike, atomic_write_text, sha256_file
-from .embeddings import (
-    cached_sentence_embeddings,
-    encoder_identity,
-    resolve_encoder,
-)
-from .language_model import (
-    LearnedLanguageModel,
-    fit_similarity_model,
-)
+from .embeddings import cached_sentence_embeddings, encoder_identity, resolve_encoder
+from .language_model import LearnedLanguageModel, fit_similarity_model
 from .mixture import check_weights
-from .weights_file import (
-    FORMAT_VERSION,
-    METHODS,
-    load_similarity_model,
-    load_weights,
-    save_model,
-)
+from .weights_file import FORMAT_VERSION, METHODS, load_similarity_model, load_weights, save_model
 
 
 def softmax_alpha(values, *, sentence_level: bool = False) -> Tuple[np.ndarray, float]:
@@ -209,98 +196,55 @@ def fit_weights(
     if method != "avg" and encoder is None:
         raise ValueError(f"The {method} scheme needs an encoder (--encoder).")
     source_paths = {lang: Path(p) for lang, p in source_docs.items()}
-    for lang, p in source_paths.items():
-        if not p.is_file():
-            raise FileNotFoundError(f"Source docs of {lang!r} not found: {p}.")
     target_path = Path(target_docs)
-    if not target_path.is_file():
-        raise FileNotFoundError(f"Target docs not found: {target_path}.")
+    for what, p in [*((f"Source docs of {k!r}", p) for k, p in source_paths.items()),
+                    ("Target docs", target_path)]:  # fmt: skip
+        if not p.is_file():
+            raise FileNotFoundError(f"{what} not found: {p}.")
 
     target_texts = _read_texts(target_path, max_target_sents, seed=None)
-    params: Dict[str, Any] = {
-        "max_sents": max_sents,
-        "max_target_sents": max_target_sents,
-        "seed": seed,
-    }
+    params: Dict[str, Any] = dict(max_sents=max_sents, max_target_sents=max_target_sents, seed=seed)
     identity = encoder_identity(encoder) if encoder is not None else None
     if method == "avg" and identity is not None and identity["sha256"] is None:
         identity = None  # avg reads no encoder: one that is not there is not recorded
     result: Dict[str, Any] = {}
     if method == "avg":
-        alpha, tau = compute_alpha(
-            "avg",
-            target_texts,
-            n_sources=len(sources),
-            sentence_level=sentence_level,
-        )
+        n = len(sources)
+        alpha, tau = compute_alpha("avg", target_texts, n_sources=n, sentence_level=sentence_level)
     else:
-        loaded = resolve_encoder(encoder)[:2]
-        embed = {
-            "encoder": loaded,
-            "encoder_sha256": identity["sha256"] if identity else None,
-            "cache_dir": embedding_cache,
-            "batch_size": embed_batch_size,
-            "max_length": max_length,
-            "progress": progress,
-        }
+        embed = dict(encoder=resolve_encoder(encoder)[:2], cache_dir=embedding_cache,
+                     encoder_sha256=identity["sha256"] if identity else None,
+                     batch_size=embed_batch_size, max_length=max_length, progress=progress)  # fmt: skip
         source_emb = {
             lang: cached_sentence_embeddings(_read_texts(p, max_sents, seed=seed), **embed)
             for lang, p in source_paths.items()
         }
         target_emb = cached_sentence_embeddings(target_texts, **embed)
-        params.update(
-            {
-                "max_length": max_length,
-                "n_source_sents": {lang: len(e) for lang, e in source_emb.items()},
-            }
-        )
+        params["max_length"] = max_length
+        params["n_source_sents"] = {lang: len(e) for lang, e in source_emb.items()}
         if method == "sim":
+            train = dict(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
             model = fit_similarity_model(
-                source_emb,
-                rank=rank,
-                gamma=gamma,
-                epochs=epochs,
-                lr=lr,
-                batch_size=batch_size,
-                seed=seed,
-                progress=progress,
+                source_emb, rank=rank, gamma=gamma, progress=progress, **train
             )
             model.max_length = max_length
             alpha, tau = compute_alpha(
                 method, target_emb, model=model, sentence_level=sentence_level
             )
-            params.update(
-                {
-                    "rank": model.rank,
-                    "rank_requested": rank,
-                    "gamma": gamma,
-                    "epochs": epochs,
-                    "lr": lr,
-                    "batch_size": batch_size,
-                    "balance": True,
-                    "train": model.train_stats,
-                }
-            )
+            params.update(rank=model.rank, rank_requested=rank, gamma=gamma, **train,
+                          balance=True, train=model.train_stats)  # fmt: skip
             result["similarity_model"] = save_model(model, output.with_suffix(".safetensors"))
         else:
             mu = np.stack([e.astype(np.float64).mean(axis=0) for e in source_emb.values()])
             alpha, tau = compute_alpha(method, target_emb, mu=mu, sentence_level=sentence_level)
     params["tau"] = tau
     alpha_mean = alpha.mean(axis=0) if alpha.ndim == 2 else alpha
-    data: Dict[str, Any] = {
-        "format": FORMAT_VERSION,
-        "method": method,
-        "sentence_level": bool(sentence_level),
-        "params": params,
-        "encoder": identity,
-        "sources": sources,
-        "target": str(target_path),
-        "target_sha256": sha256_file(target_path),
-        "n_target": len(target_texts),
-        "alpha": alpha.tolist(),
-        "alpha_mean": alpha_mean.tolist(),
-        **result,
-    }
+    data: Dict[str, Any] = dict(
+        format=FORMAT_VERSION, method=method, sentence_level=bool(sentence_level), params=params,
+        encoder=identity, sources=sources, target=str(target_path),
+        target_sha256=sha256_file(target_path), n_target=len(target_texts),
+        alpha=alpha.tolist(), alpha_mean=alpha_mean.tolist(), **result,
+    )  # fmt: skip
     check_weights(data["alpha"], len(sources), source=str(output))
     atomic_write_text(output, json.dumps(data, indent=2) + "\n")
     return data
@@ -337,13 +281,6 @@ def _check_method(method: str) -> None:
 
 
 __all__ = [
-    "METHODS",
-    "LearnedLanguageModel",
-    "compute_alpha",
-    "fit_similarity_model",
-    "fit_weights",
-    "load_similarity_model",
-    "load_weights",
-    "similarity_values",
-    "softmax_alpha",
-]
+    "METHODS", "LearnedLanguageModel", "compute_alpha", "fit_similarity_model", "fit_weights",
+    "load_similarity_model", "load_weights", "similarity_values", "softmax_alpha"
+]  # fmt: skip

@@ -1,0 +1,151 @@
+"""docs/performance.md's tables, written from the result files in docs/perf/.
+
+    python scripts/perf_tables.py --write    # rewrite the tables between their markers
+    python scripts/perf_tables.py --check    # exit 1 if a table differs from its files
+
+Each table sits between ``<!-- perf:NAME -->`` and ``<!-- /perf -->``; NAME is a key of
+TABLES below, which names the files the table reads. Ratios (speed-ups, shares of a
+bound) are computed here from the files' values, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import typer
+
+ROOT = Path(__file__).resolve().parent.parent
+PERF = ROOT / "docs" / "perf"
+DOC = ROOT / "docs" / "performance.md"
+
+
+def _load(name: str) -> dict:
+    return json.loads((PERF / f"{name}.json").read_text(encoding="utf8"))
+
+
+def _md(head: List[str], rows: List[List[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _n(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def encoders() -> str:
+    data = _load("bench_encoders_es")
+    head = [
+        "path",
+        "seconds (timed steps)",
+        "sentences/s",
+        "words/s",
+        "held-out MSE before / after",
+    ]
+    rows = []
+    for name, p in data["paths"].items():
+        mse = (f"{p['heldout_mse_before']:.6f} / {p['heldout_mse_after']:.6f}"
+               if "heldout_mse_after" in p else "–")  # fmt: skip
+        rows.append([name, _n(p["seconds"], 2), _n(p["sentences_per_second"], 1),
+                     _n(p["words_per_second"]), mse])  # fmt: skip
+    return _md(head, rows)
+
+
+def distill() -> str:
+    head = ["sample", "reference sent/s", "project sent/s", "speed-up",
+            "padded pieces ref / project", "held-out MSE ref / project"]  # fmt: skip
+    rows = []
+    for path in sorted(PERF.glob("bench_distill_*.json")):
+        d = _load(path.stem)
+        ref, proj, check = d["reference"], d["project"], d["check"]
+        rows.append([
+            path.stem.rsplit("_", 1)[1], _n(ref["sentences_per_second"], 1),
+            _n(proj["sentences_per_second"], 1), f"{d['speedup']:.2f}×",
+            f"{_n(ref['padded_pieces'])} / {_n(proj['padded_pieces'])}",
+            f"{check['final_loss_reference']:.6f} / {check['final_loss_project']:.6f}",
+        ])  # fmt: skip
+    return _md(head, rows)
+
+
+def annotate() -> str:
+    d = _load("bench_annotate")
+    f, m = d["flops"], d["matmul"]
+    head = ["sentences/s", "words/s", "pieces/s", "GFLOP/s (padded pieces)",
+            "matmul bound GFLOP/s", "share of the bound"]  # fmt: skip
+    row = [_n(d["sentences_per_second"], 1), _n(d["words_per_second"]),
+           _n(d["pieces_per_second"]), _n(f["achieved_gflops"], 1), _n(m["peak_gflops"], 1),
+           f"{100 * f['achieved_gflops'] / m['peak_gflops']:.0f} %"]  # fmt: skip
+    return _md(head, [row])
+
+
+def students() -> str:
+    speed = {}
+    for matmul in ("blis", "numpy"):
+        for kind in ("ts", "cnn"):
+            for row in _load(f"speed_{kind}_es_{matmul}")["rows"]:
+                speed[(Path(row["pipeline"]).parent.name, matmul)] = row["words_per_second"]
+    names = {"single-TS-en-es-seed0": ("transformer (configs/student.cfg)", "eval_ts_core2_es"),
+             "cnn-base": ("CNN (configs/student_cnn.cfg)", "eval_cnn_base_es"),
+             "cnn-vectors": ("CNN + the encoder's word vectors", "eval_cnn_vectors_es")}  # fmt: skip
+    base = speed[("single-TS-en-es-seed0", "numpy")]
+    head = ["student", "F1 (viterbi)", "words/s, blis", "words/s, numpy", "speed-up (numpy)"]
+    rows = [[label, f"{100 * _load(scores)['ents_f']:.2f}", _n(speed[(key, 'blis')]),
+             _n(speed[(key, "numpy")]), f"{speed[(key, 'numpy')] / base:.1f}×"]
+            for key, (label, scores) in names.items()]  # fmt: skip
+    return _md(head, rows)
+
+
+def memory() -> str:
+    rows = [[_n(r["sentences"]), str(r["shards"]), _n(r["tokens"]), f"{r['peak_rss_mib']:.1f} MiB",
+             _n(r["wall_seconds"])] for r in _load("annotate_memory")["rows"]]  # fmt: skip
+    return _md(["sentences", "shards", "tokens", "peak RSS", "wall s"], rows)
+
+
+def knn() -> str:
+    rows = []
+    for r in _load("bench_knn")["rows"]:
+        recall = "1 (reference)" if r["recall_at_k"] is None else f"{r['recall_at_k']:.3f}"
+        rows.append([r["library"], str(r["k"]), f"{r['build_s']:.1f} s", f"{r['search_s']:.1f} s",
+                     recall])  # fmt: skip
+    return _md(["library / index", "k", "build", "search", "recall@k"], rows)
+
+
+TABLES: Dict[str, Callable[[], str]] = {
+    "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "memory": memory, "knn": knn,
+}  # fmt: skip
+MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
+
+
+def render(text: str) -> str:
+    """``text`` with every marked table rewritten from its files."""
+
+    def table(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in TABLES:
+            raise KeyError(f"{DOC}: unknown table {name!r}; known: {', '.join(TABLES)}")
+        return f"{match.group(1)}{TABLES[name]()}\n{match.group(4)}"
+
+    return MARKER.sub(table, text)
+
+
+def main(
+    write: bool = typer.Option(False, "--write", help="Rewrite docs/performance.md."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 if a table is stale."),
+) -> None:
+    text = DOC.read_text(encoding="utf8")
+    new = render(text)
+    if check and new != text:
+        typer.echo(f"{DOC} differs from docs/perf/: run python scripts/perf_tables.py --write")
+        sys.exit(1)
+    if write:
+        DOC.write_text(new, encoding="utf8")
+    if not (write or check):
+        typer.echo(new)
+
+
+if __name__ == "__main__":
+    typer.run(main)
