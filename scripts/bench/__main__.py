@@ -60,7 +60,6 @@ def bench_distill_cli(
     """Time the project's distillation step against a paper-style Hugging Face loop."""
     from wasabi import msg
 
-    from scripts.bench import write_json
     from scripts.bench.distill import bench_distill, format_distill_report
 
     results = bench_distill(
@@ -99,9 +98,7 @@ def bench_distill_cli(
         f"{check['initial_max_prob_diff']:.1e}; reference max grad norm "
         f"{results['reference']['max_grad_norm']:.3g}"
     )
-    if json_path is not None:
-        write_json(json_path, results)
-        msg.info(f"Results written to {json_path}")
+    _save(results, json_path)
     if not check["passed"]:
         for problem in check["problems"]:
             msg.fail(f"Correctness check FAILED: {problem}")
@@ -130,7 +127,6 @@ def bench_encoders_cli(
     same batches."""
     from wasabi import msg
 
-    from scripts.bench import write_json
     from scripts.bench.encoders import bench_encoders, format_encoders_report
 
     results = bench_encoders(
@@ -147,9 +143,7 @@ def bench_encoders_cli(
         threads=threads,
     )
     msg.table(format_encoders_report(results), header=["", *results["paths"]])
-    if json_path is not None:
-        write_json(json_path, results)
-        msg.info(f"Results written to {json_path}")
+    _save(results, json_path)
 
 
 @command(bench_app, "annotate")
@@ -166,7 +160,6 @@ def bench_annotate_cli(
     """Time teacher inference (word pieces/s, words/s) against a FLOP bound."""
     from wasabi import msg
 
-    from scripts.bench import write_json
     from scripts.bench.annotate import bench_annotate, format_annotate_report
 
     results = bench_annotate(
@@ -180,6 +173,14 @@ def bench_annotate_cli(
     )
     _print_setting(results["setting"])
     msg.table(format_annotate_report(results), header=("", "value"), aligns=("l", "r"))
+    _save(results, json_path)
+
+
+def _save(results, json_path: Optional[Path]) -> None:
+    from wasabi import msg
+
+    from scripts.bench import write_json
+
     if json_path is not None:
         write_json(json_path, results)
         msg.info(f"Results written to {json_path}")
