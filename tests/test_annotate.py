@@ -155,7 +155,9 @@ def test_plain_text_equals_the_same_docs_as_a_docbin(teacher_dir, text_path, tmp
 
 
 def test_parts_split_one_run(teacher_dir, text_path, tmp_path):
-    kwargs = dict(teacher_path=teacher_dir, input_path=text_path, shard_size=3, progress=False)
+    kwargs = dict(
+        teacher_path=teacher_dir, input_path=text_path, lang="en", shard_size=3, progress=False
+    )
     annotate(output_dir=tmp_path / "one", **kwargs)
     out = tmp_path / "parts"
     first = annotate(output_dir=out, part=(1, 2), **kwargs)
@@ -185,7 +187,12 @@ def test_max_docs(teacher_dir, docs_path, tmp_path):
 
 def test_resume_after_crash(teacher_dir, text_path, tmp_path, monkeypatch):
     kwargs = dict(
-        teacher_path=teacher_dir, input_path=text_path, shard_size=3, batch_size=3, progress=False
+        teacher_path=teacher_dir,
+        input_path=text_path,
+        lang="en",
+        shard_size=3,
+        batch_size=3,
+        progress=False,
     )
     annotate(output_dir=tmp_path / "reference", **kwargs)
     ref_docs, ref_probs = read_annotations(tmp_path / "reference")
@@ -237,6 +244,7 @@ def test_one_shard_in_memory_at_a_time(teacher_dir, text_path, tmp_path, monkeyp
     annotate(
         teacher_path=teacher_dir,
         input_path=text_path,
+        lang="en",
         output_dir=tmp_path / "o",
         shard_size=2,
         progress=False,
@@ -248,7 +256,7 @@ def test_another_run_in_the_directory_is_an_error(
     teacher_dir, other_teacher_dir, text_path, tmp_path, monkeypatch
 ):
     out = tmp_path / "out"
-    kwargs = dict(input_path=text_path, output_dir=out, shard_size=4, progress=False)
+    kwargs = dict(input_path=text_path, lang="en", output_dir=out, shard_size=4, progress=False)
     annotate(teacher_path=teacher_dir, **kwargs)
     calls = _counting_predict(monkeypatch)
     with pytest.raises(ValueError) as err:
@@ -295,14 +303,20 @@ def test_bad_inputs(teacher_dir, docs_path, tmp_path):
     blank = tmp_path / "blank.txt"
     blank.write_text("\n  \n", encoding="utf8")
     with pytest.raises(ValueError, match="contains no docs"):
-        annotate(teacher_path=teacher_dir, input_path=blank, output_dir=tmp_path / "o")
+        annotate(teacher_path=teacher_dir, input_path=blank, lang="en", output_dir=tmp_path / "o")
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty.txt.*contains no docs"):
-        annotate(teacher_path=teacher_dir, input_path=empty, output_dir=tmp_path / "o")
+        annotate(teacher_path=teacher_dir, input_path=empty, lang="en", output_dir=tmp_path / "o")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes(b"Anna\n" + "Bogot\xe1".encode("latin1") + b"\n")
     with pytest.raises(ValueError, match=r"latin1.txt.*line 2"):
+        annotate(teacher_path=teacher_dir, input_path=latin1, lang="en", output_dir=tmp_path / "o")
+    jsonl = tmp_path / "texts.jsonl"
+    jsonl.write_text('{"text": "Anna"}\n', encoding="utf8")
+    with pytest.raises(ValueError, match=r"texts.jsonl: annotate reads a DocBin.*convert"):
+        annotate(teacher_path=teacher_dir, input_path=jsonl, lang="en", output_dir=tmp_path / "o")
+    with pytest.raises(ValueError, match=r"latin1.txt is plain text: give its language with"):
         annotate(teacher_path=teacher_dir, input_path=latin1, output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()  # no partial output
 
@@ -320,7 +334,13 @@ def test_a_line_of_ten_thousand_words_is_annotated_in_windows(teacher_dir, tmp_p
     text = tmp_path / "long.txt"
     words = ["Anna", "visited", "Paris", "today", "."] * 2000
     text.write_text("Short line .\n" + " ".join(words) + "\n\nLast line .\n", encoding="utf8")
-    annotate(teacher_path=teacher_dir, input_path=text, output_dir=tmp_path / "o", progress=False)
+    annotate(
+        teacher_path=teacher_dir,
+        input_path=text,
+        lang="en",
+        output_dir=tmp_path / "o",
+        progress=False,
+    )
     docs, probs = TeacherCorpus([tmp_path / "o"]).read_all(spacy.blank("xx").vocab)
     assert [len(d) for d in docs] == [3, 10_000, 3]  # the blank line is skipped
     assert probs[1].shape == (10_000, 7) and np.allclose(probs[1].sum(axis=1), 1.0, atol=1e-2)
@@ -338,8 +358,10 @@ def test_reader_errors(teacher_dir, other_teacher_dir, text_path, docs_path, tmp
         TeacherCorpus([tmp_path])
 
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=a, shard_size=4)
-    annotate(teacher_path=other_teacher_dir, input_path=text_path, output_dir=b, shard_size=5)
+    annotate(teacher_path=teacher_dir, input_path=text_path, lang="en", output_dir=a, shard_size=4)
+    annotate(
+        teacher_path=other_teacher_dir, input_path=text_path, lang="en", output_dir=b, shard_size=5
+    )
     annotate(teacher_path=other_teacher_dir, input_path=docs_path, output_dir=c, shard_size=4)
     for other in (b, c):
         with pytest.raises(ValueError, match="do not hold the same docs in the same shards"):

@@ -46,14 +46,14 @@ def test_ray_output_is_the_one_process_output_and_resumes(
     import spacy_tskd.distill.annotate as one_process
 
     one, out = tmp_path / "one", tmp_path / "ray"
-    annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=one, shard_size=3,
+    annotate(teacher_path=teacher_dir, input_path=text_path, lang="en", output_dir=one, shard_size=3,
              progress=False)  # fmt: skip
 
     def no_model_in_the_driver(**kwargs):
         raise AssertionError("the driver loaded the teacher's model; only actors should")
 
     monkeypatch.setattr(one_process, "load_teacher", no_model_in_the_driver)
-    kwargs = dict(address="auto", teacher_path=teacher_dir, input_path=text_path,
+    kwargs = dict(address="auto", teacher_path=teacher_dir, input_path=text_path, lang="en",
                   output_dir=out, shard_size=3, actors=2, progress=False)  # fmt: skip
     first = annotate_on_ray(**kwargs)
     assert first["complete"] and first["written"] == list(range(first["n_shards"]))

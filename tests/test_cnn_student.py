@@ -129,7 +129,13 @@ def test_cnn_student_with_vectors_from_the_encoder(teacher, tiny_encoder_dir, tm
 
     anna = piece_vectors(["Anna"], encoder=str(tiny_encoder_dir))[0]
     assert np.allclose(table[spacy.load(vectors).vocab.strings["Anna"]], anna, atol=1e-6)
-    annotate(teacher_path=teacher_path, input_path=text, output_dir=tmp_path / "p", progress=False)
+    annotate(
+        teacher_path=teacher_path,
+        input_path=text,
+        lang="xx",
+        output_dir=tmp_path / "p",
+        progress=False,
+    )
     args = ["distill", str(CNN_CFG), "--output", str(tmp_path / "student")]
     args += ["--paths.teacher_probs", str(tmp_path / "p"), "--paths.vectors", str(vectors)]
     args += ["--components.tskd_ner.model.encoder.embed.include_static_vectors", "true"]

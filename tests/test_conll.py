@@ -11,7 +11,8 @@ from spacy.vocab import Vocab
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
-from spacy_tskd.data.conll import CoNLLFormatError, conll_stats, conll_to_docs, convert, read_conll
+from spacy_tskd.data.conll import CoNLLFormatError, conll_stats, read_conll
+from spacy_tskd.data.convert import convert, read_docs
 
 # Two synthetic sentences, IOB1 (4 columns): token POS chunk NER.
 IOB1 = """\
@@ -66,11 +67,11 @@ def _ents(docs):
 @pytest.mark.parametrize("scheme", ["iob1", "bio"])
 def test_column_layouts_and_schemes(tmp_path, n_cols, scheme):
     path = _write(tmp_path, _with_columns(n_cols, scheme))
-    sents = read_conll(path, lang="en")
+    sents = read_conll(path)
     assert [s.words for s in sents] == WORDS
     assert [s.tags for s in sents] == BIO_TAGS
     assert [s.line for s in sents] == [1, 10]
-    docs = conll_to_docs(path, lang="en")
+    docs = read_docs(path, lang="en", labelled=True)
     assert [[t.text for t in doc] for doc in docs] == WORDS
     assert _ents(docs) == ENTS
     assert all(t.whitespace_ == " " for doc in docs for t in doc)
@@ -116,7 +117,7 @@ def test_bom_and_crlf_accepted(tmp_path):
     sents = read_conll(path)
     assert [s.words for s in sents] == WORDS
     assert [s.tags for s in sents] == BIO_TAGS
-    assert _ents(conll_to_docs(path, vocab=Vocab())) == ENTS
+    assert _ents(read_docs(path, lang="xx", labelled=True)) == ENTS
 
 
 def test_non_ascii_tokens(tmp_path):
@@ -139,7 +140,12 @@ def test_convert_writes_docbin(tmp_path):
     path = _write(tmp_path, _with_columns(5))
     out = tmp_path / "sub" / "out.spacy"
     stats = convert(input_path=path, output_path=out, lang="en")
-    assert stats == {"sentences": 2, "tokens": 12, "entities": {"LOC": 1, "ORG": 1, "PER": 3}}
+    assert stats == {
+        "docs": 2,
+        "tokens": 12,
+        "entities": {"LOC": 1, "ORG": 1, "PER": 3},
+        "heldout": 0,
+    }
     docs = list(DocBin().from_disk(out).get_docs(Vocab()))
     assert _ents(docs) == ENTS
     assert [p.name for p in out.parent.iterdir()] == ["out.spacy"]
@@ -149,10 +155,9 @@ def test_max_sents(tmp_path):
     path = _write(tmp_path, _with_columns(2))
     out = tmp_path / "out.spacy"
     stats = convert(input_path=path, output_path=out, lang="xx", max_sents=1)
-    assert stats["sentences"] == 1 and stats["tokens"] == 8
+    assert stats["docs"] == 1 and stats["tokens"] == 8
     assert len(DocBin().from_disk(out)) == 1
-    assert len(conll_to_docs(path, max_sents=1)) == 1
-    assert len(conll_to_docs(path, max_sents=5)) == 2
+    assert convert(input_path=path, output_path=out, lang="xx", max_sents=5)["docs"] == 2
     with pytest.raises(ValueError, match="max_sents"):
         convert(input_path=path, output_path=out, lang="en", max_sents=-1)
 
@@ -161,7 +166,7 @@ def test_skip_sents(tmp_path):
     path = _write(tmp_path, _with_columns(2))
     out = tmp_path / "out.spacy"
     stats = convert(input_path=path, output_path=out, lang="xx", skip_sents=1)
-    assert stats["sentences"] == 1 and stats["tokens"] == 4
+    assert stats["docs"] == 1 and stats["tokens"] == 4
     first = convert(input_path=path, output_path=out, lang="xx", max_sents=1)
     assert first["tokens"] + stats["tokens"] == 12
     with pytest.raises(ValueError, match="skip_sents must be 0"):
@@ -234,7 +239,7 @@ def test_cli_convert(tmp_path):
     result = CliRunner().invoke(app, ["convert", str(path), str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    for label, count in [("sentences", 2), ("tokens", 12), ("PER", 3), ("LOC", 1), ("total", 5)]:
+    for label, count in [("docs", 2), ("tokens", 12), ("PER", 3), ("LOC", 1), ("total", 5)]:
         assert any(label in ln and ln.rstrip().endswith(str(count)) for ln in lines), label
     assert len(DocBin().from_disk(out)) == 2
 
@@ -316,7 +321,7 @@ needs_data = pytest.mark.skipif(
 @needs_data
 def test_real_conll_counts():
     for (lang, split), (n_sents, n_tokens, per_type) in EXPECTED.items():
-        stats = conll_stats(read_conll(DATA_DIR / "conll" / lang / f"{split}.txt", lang=lang))
+        stats = conll_stats(read_conll(DATA_DIR / "conll" / lang / f"{split}.txt"))
         expected = dict(zip(("LOC", "MISC", "ORG", "PER"), per_type))
         assert stats == {"sentences": n_sents, "tokens": n_tokens, "entities": expected}, (
             lang,
@@ -332,6 +337,6 @@ def test_real_conll_tsl_reads():
     assert len(paths) == 12
     for path in paths:
         lang, split = path.parent.name, path.stem
-        stats = conll_stats(read_conll(path, lang=lang))
+        stats = conll_stats(read_conll(path))
         assert stats["sentences"] == EXPECTED_TSL_SENTS[lang, split], path
         assert stats["tokens"] == EXPECTED[lang, split][1], path

@@ -83,7 +83,7 @@ def test_denoise_end_to_end(teacher_dir, text_path, tiny_encoder_dir, tmp_path, 
     config = Path(__file__).parent.parent / "configs" / "denoise.cfg"
     recipe = load_denoise_recipe(config, k=3)
     assert recipe == {"k": 3, "sharpness": 6.0, "mu": 1.0, "smooth": 0.0}
-    annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=tmp_path / "a",
+    annotate(teacher_path=teacher_dir, input_path=text_path, lang="en", output_dir=tmp_path / "a",
              shard_size=4, progress=False)  # fmt: skip
     info = denoise(model_path=teacher_dir, annotations=tmp_path / "a",
                    output_dir=tmp_path / "d", progress=False, **recipe)  # fmt: skip

@@ -27,7 +27,7 @@ def test_bucketing_yields_every_item_once():
 
 
 def test_train_teacher_cli(tiny_encoder_dir, tmp_path):
-    from spacy_tskd.data.conll import convert
+    from spacy_tskd.data.convert import convert
 
     conll = write_conll(tmp_path / "train.txt", TRAIN_SENTS * 4)
     convert(input_path=conll, output_path=tmp_path / "train.spacy", lang="xx")
@@ -70,6 +70,24 @@ def test_train_teacher_missing_data(tmp_path):
     )
     assert result.exit_code == 1
     assert "nope.spacy" in result.output and "convert" in result.output
+
+
+def test_train_teacher_needs_a_labelled_dev_set(tmp_path):
+    from spacy.tokens import DocBin
+
+    from spacy_tskd.data.convert import convert
+
+    conll = write_conll(tmp_path / "train.txt", TRAIN_SENTS)
+    convert(input_path=conll, output_path=tmp_path / "train.spacy", lang="xx")
+    nlp = spacy.blank("xx")
+    DocBin(docs=[nlp.make_doc("no entities here")]).to_disk(tmp_path / "dev.spacy")
+    args = ["train-teacher", str(CONFIG), "--paths.train", str(tmp_path / "train.spacy")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "paths.dev is not set" in result.output
+    result = CliRunner().invoke(app, [*args, "--paths.dev", str(tmp_path / "dev.spacy")])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert f"The source dev set {tmp_path / 'dev.spacy'} has no entities" in output
 
 
 def test_teacher_trains_on_the_conll_tokens():

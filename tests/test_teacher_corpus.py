@@ -28,7 +28,12 @@ def two_dirs(teacher_dir, other_teacher_dir, text_path, tmp_path):
     dirs = [tmp_path / "en-xx", tmp_path / "de-xx"]
     for teacher, out in zip([teacher_dir, other_teacher_dir], dirs):
         annotate(
-            teacher_path=teacher, input_path=text_path, output_dir=out, shard_size=4, progress=False
+            teacher_path=teacher,
+            input_path=text_path,
+            lang="en",
+            output_dir=out,
+            shard_size=4,
+            progress=False,
         )
     return dirs
 
@@ -92,7 +97,13 @@ def test_seed_ensemble_is_the_mean_of_same_source_teachers(teacher_dir, text_pat
     # the same teacher annotated twice stands in for two seeds of one source
     dirs = [tmp_path / "s0", tmp_path / "s1"]
     for out in dirs:
-        annotate(teacher_path=teacher_dir, input_path=text_path, output_dir=out, progress=False)
+        annotate(
+            teacher_path=teacher_dir,
+            input_path=text_path,
+            lang="en",
+            output_dir=out,
+            progress=False,
+        )
     corpus = TeacherCorpus(dirs)
     assert corpus.sources == ["xx", "xx"] and corpus.alpha is None
     single = TeacherCorpus(dirs[:1]).load(0, spacy.blank("xx").vocab)[1]
@@ -143,7 +154,12 @@ def test_distill_reads_one_shard_at_a_time(
 ):
     out = tmp_path / "en-xx"
     annotate(
-        teacher_path=teacher_dir, input_path=text_path, output_dir=out, shard_size=3, progress=False
+        teacher_path=teacher_dir,
+        input_path=text_path,
+        lang="en",
+        output_dir=out,
+        shard_size=3,
+        progress=False,
     )
     live, loads = [], []
     original = TeacherCorpus.load_weighted

@@ -36,7 +36,7 @@ def convert_steps(
     ``train``/``dev`` for its teacher; for a target (``target_sents`` given) also
     ``unlabeled`` (the first sentences of its train split; gold is never read
     downstream) and ``test``. A size of 0 keeps every sentence."""
-    from spacy_tskd.data.conll import convert
+    from spacy_tskd.data.convert import convert
 
     todo = [("train", "train", teacher_sents), ("dev", "dev", dev_sents)]
     if target_sents is not None:

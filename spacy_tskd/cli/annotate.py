@@ -46,8 +46,7 @@ def annotate_cli(
         None,
         "--lang",
         "-l",
-        help="Tokenizer language for plain text (spacy.blank(LANG)); default: the teacher's. "
-        "Use the student's language.",
+        help="Language of plain-text input (spacy.blank(LANG)), the target's; required for it.",
     ),
     part: Optional[str] = typer.Option(
         None, "--part", help="I/N: annotate only shards I, I+N, ... (N processes share a run)."

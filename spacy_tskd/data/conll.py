@@ -1,4 +1,4 @@
-"""Read CoNLL-2002/2003 style NER files and convert them to spaCy DocBins.
+"""Read CoNLL-2002/2003 style NER files (``convert`` writes them to DocBins).
 
 A file holds one token per line, sentences separated by blank lines. Columns
 are separated by spaces or tabs: the token is the first column and the NER
@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
-from ..util import PathLike, atomic_path
+from ..util import PathLike
 from .bio import bio_to_spans, to_bio
 
 DOCSTART = "-DOCSTART-"
@@ -42,12 +42,10 @@ class CoNLLSentence(NamedTuple):
     line: int
 
 
-def read_conll(path: PathLike, *, lang: Optional[str] = None) -> List[CoNLLSentence]:
+def read_conll(path: PathLike) -> List[CoNLLSentence]:
     """Read a CoNLL NER file into sentences with BIO tags.
 
     path (PathLike): The CoNLL file (UTF-8).
-    lang (Optional[str]): Language code; accepted for symmetry with ``conll_to_docs``
-        and not needed for reading.
     RETURNS (List[CoNLLSentence]): The sentences, ``-DOCSTART-`` lines excluded.
     RAISES (CoNLLFormatError): If the file is not UTF-8, is empty, has no sentences,
         has a token line with another column count than the first one, or an
@@ -113,27 +111,6 @@ def read_conll(path: PathLike, *, lang: Optional[str] = None) -> List[CoNLLSente
     return sentences
 
 
-def conll_to_docs(
-    path: PathLike, *, vocab: Any = None, lang: Optional[str] = None, max_sents: int = 0
-) -> List[Any]:
-    """Read a CoNLL NER file into one ``Doc`` per sentence with gold ``doc.ents``.
-
-    path (PathLike): The CoNLL file (UTF-8).
-    vocab (Optional[Union[Vocab, Language]]): Vocab to build the docs with, or a
-        pipeline whose vocab to use. Defaults to a blank vocab for ``lang``.
-    lang (Optional[str]): Language code used when ``vocab`` is not given.
-    max_sents (int): Keep only the first N sentences; 0 keeps all.
-    RETURNS (List[Doc]): The docs.
-    """
-    _check_max_sents(max_sents)
-    if vocab is None:
-        vocab = _blank_vocab(lang)
-    sentences = read_conll(path, lang=lang)
-    if max_sents:
-        sentences = sentences[:max_sents]
-    return sentences_to_docs(sentences, getattr(vocab, "vocab", vocab))
-
-
 def sentences_to_docs(sentences: Iterable[CoNLLSentence], vocab: Any) -> List[Any]:
     """Build one ``Doc`` per sentence; its BIO tags become ``doc.ents``.
 
@@ -164,46 +141,6 @@ def conll_stats(sentences: Iterable[CoNLLSentence]) -> Dict[str, Any]:
         "tokens": n_tokens,
         "entities": {label: entities[label] for label in sorted(entities)},
     }
-
-
-def convert(
-    *,
-    input_path: PathLike,
-    output_path: PathLike,
-    lang: str,
-    max_sents: int = 0,
-    skip_sents: int = 0,
-) -> Dict[str, Any]:
-    """Convert a CoNLL NER file to a spaCy DocBin (``.spacy``), one doc per sentence.
-
-    The output is written atomically: if reading fails, nothing is written.
-
-    input_path (PathLike): The CoNLL file (UTF-8).
-    output_path (PathLike): The ``.spacy`` file to write.
-    lang (str): spaCy language code of the text, e.g. ``"en"``.
-    max_sents (int): Keep only the first N sentences (after ``skip_sents``); 0 keeps all.
-    skip_sents (int): Drop the first N sentences, e.g. those a teacher was trained on,
-        so that the rest can serve as held-out unlabeled text.
-    RETURNS (Dict[str, Any]): ``conll_stats`` of the written sentences.
-    """
-    from spacy.tokens import DocBin
-
-    _check_max_sents(max_sents)
-    _check_max_sents(skip_sents, name="skip_sents")
-    output_path = Path(output_path)
-    if output_path.is_dir():
-        raise ValueError(
-            f"Output path {output_path} is a directory: give a file name such as train.spacy."
-        )
-    vocab = _blank_vocab(lang)
-    sentences = read_conll(input_path, lang=lang)[skip_sents:]
-    if max_sents:
-        sentences = sentences[:max_sents]
-    docs = sentences_to_docs(sentences, vocab)
-    data = DocBin(docs=docs, store_user_data=False).to_bytes()
-    with atomic_path(output_path) as tmp:
-        tmp.write_bytes(data)
-    return conll_stats(sentences)
 
 
 def _read_text(path: Path) -> str:
@@ -247,28 +184,11 @@ def _check_tag(path: Path, lineno: int, tag: str, n_cols: int) -> None:
     )
 
 
-def _check_max_sents(value: int, name: str = "max_sents") -> None:
-    if value < 0:
-        raise ValueError(f"{name} must be 0 (all sentences) or positive, not {value}.")
-
-
-def _blank_vocab(lang: Optional[str]) -> Any:
-    from spacy.util import get_lang_class
-    from spacy.vocab import Vocab, create_vocab
-
-    if not lang:
-        return Vocab()
-    try:
-        lang_cls = get_lang_class(lang)
-    except ImportError:
-        raise ValueError(
-            f"Unknown language code {lang!r}: use a spaCy language code such as "
-            "'en', 'de', 'es', 'nl', or 'xx' for multi-language."
-        ) from None
-    return create_vocab(lang, lang_cls.Defaults)
-
-
 __all__ = [
-    "DOCSTART", "CoNLLFormatError", "CoNLLSentence", "conll_stats", "conll_to_docs",
-    "convert", "read_conll", "sentences_to_docs"
-]  # fmt: skip
+    "DOCSTART",
+    "CoNLLFormatError",
+    "CoNLLSentence",
+    "conll_stats",
+    "read_conll",
+    "sentences_to_docs",
+]

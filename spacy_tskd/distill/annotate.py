@@ -54,8 +54,8 @@ def annotate(
     teacher_path (PathLike): Saved teacher pipeline directory.
     input_path (PathLike): A ``.spacy`` DocBin, or plain text (one doc per line).
     output_dir (PathLike): The annotation directory (created; rerunning resumes).
-    lang (Optional[str]): Tokenizer language for plain text; None: the teacher's.
-        Use the student's language.
+    lang (Optional[str]): Tokenizer language of plain text (required for it): the
+        target language.
     shard_size (int): Docs per shard.
     batch_size (int): Docs per ``predict`` call (sorted by length within a shard).
     max_docs (int): Annotate only the first N docs; 0 annotates all.
@@ -165,7 +165,7 @@ def start_run(
     else:
         pipe, vocab = None, None
         teacher_lang, labels, weights_path = read_teacher(teacher_path, component)
-    source = _Input(input_path, vocab, lang or teacher_lang)
+    source = _Input(input_path, vocab, lang)
     n_docs = min(source.n_docs, max_docs) if max_docs else source.n_docs
     if n_docs == 0:
         raise ValueError(f"{input_path} contains no docs (every line is blank).")
@@ -232,9 +232,19 @@ def annotate_shard(
 class _Input:
     """The docs of a DocBin or a plain-text file, read lazily, and their identity."""
 
-    def __init__(self, path: Path, vocab: Any, lang: str) -> None:
+    def __init__(self, path: Path, vocab: Any, lang: Optional[str]) -> None:
         self.path, self.vocab = path, vocab
         self.is_docbin = path.suffix == ".spacy"
+        if path.suffix in (".jsonl", ".json"):
+            raise ValueError(
+                f"{path}: annotate reads a DocBin (.spacy) or plain text, not JSON. Convert "
+                f"it first: python -m spacy_tskd convert {path} text.spacy --lang LANG --unlabeled"
+            )
+        if not self.is_docbin and not lang:
+            raise ValueError(
+                f"{path} is plain text: give its language with --lang (the target language; "
+                "the teacher's would tokenise it in the source language)."
+            )
         if self.is_docbin:
             from spacy.tokens import DocBin
 

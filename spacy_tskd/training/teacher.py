@@ -27,12 +27,31 @@ def count_docs(path: PathLike, limit: int = 0) -> int:
     return min(n, limit) if limit else n
 
 
+def check_labelled(path: PathLike, what: str) -> None:
+    """Raise ValueError unless the DocBin ``path`` holds at least one entity."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    count_docs(path)
+    docs = DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)
+    if not any(doc.ents for doc in docs):
+        raise ValueError(
+            f"The {what} {path} has no entities: the teacher learns from and is scored on "
+            "gold entities. Give a labelled file (CoNLL/IOB, JSONL spans or a DocBin with "
+            "doc.ents) to the convert step."
+        )
+
+
 def schedule_overrides(config) -> Dict[str, Any]:
     """Overrides that make the warm-up/decay schedule match the training-set size
     (``[tskd] warmup_frac`` of the steps warm up)."""
     train_path = config["paths"]["train"]
     if train_path is None:
         raise ValueError("paths.train is not set: pass --paths.train corpus/LANG/train.spacy.")
+    check_labelled(train_path, "source training set")
+    if not config["paths"].get("dev"):
+        raise ValueError("paths.dev is not set: a teacher needs a labelled source dev set.")
+    check_labelled(config["paths"]["dev"], "source dev set")
     n_docs = count_docs(train_path, int(config["corpora"]["train"].get("limit", 0) or 0))
     size = int(config["training"]["batcher"]["size"])
     epochs = int(config["training"]["max_epochs"])
