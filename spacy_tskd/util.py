@@ -79,6 +79,19 @@ def sha256_file(path: PathLike) -> str:
     return digest.hexdigest()
 
 
+def sha256_path(path: PathLike) -> str:
+    """SHA-256 of a file, or of a directory's files (their relative names and contents)."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"Not found: {path}")
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
 def config_block(
     path: PathLike, block: str, keys: Sequence[str], **overrides: Any
 ) -> Dict[str, Any]:

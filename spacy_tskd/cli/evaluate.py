@@ -71,6 +71,7 @@ def evaluate_ensemble_cli(
     decode: str = typer.Option(
         DEFAULT_DECODE, "--decode", help="argmax or viterbi (as the tskd_ner component)."
     ),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
 ) -> None:
     """Multi-source MT: score the α-weighted ensemble of the teachers on gold data."""
     from wasabi import msg
@@ -86,6 +87,7 @@ def evaluate_ensemble_cli(
         output=output,
         system=system,
         decode=decode,
+        gpu_id=gpu_id,
     )
     typer.echo(format_scores_table(scores))
     msg.good(f"{system}: F1 {scores['ents_f'] * 100:.2f} with α = {scores['alpha']}")

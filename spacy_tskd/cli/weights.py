@@ -72,6 +72,7 @@ def fit_cli(
     embedding_cache: Optional[Path] = typer.Option(
         None, "--embedding-cache", help="Folder to store and reuse sentence embeddings in."
     ),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
 ) -> None:
     """Compute α per source language from the target text's similarity to each source."""
     from wasabi import msg
@@ -95,6 +96,7 @@ def fit_cli(
         max_target_sents=max_target_sents,
         seed=seed,
         embedding_cache=embedding_cache,
+        gpu_id=gpu_id,
         **recipe,
     )
     _print_weights(data)

@@ -17,7 +17,8 @@ finds neighbours with the first teacher's vectors. Later rounds have one teacher
 
 Everything is kept: ``OUT/round-R/probs`` (annotations), ``round-R/denoised``,
 ``round-R/student/model-last``. Every step writes its output atomically and is skipped
-when the output exists, so an interrupted run resumes at the step it stopped in. The
+when the output exists, so an interrupted run resumes at the step it stopped in; a run
+with other settings or inputs (teachers, text, config, test set: by content) starts over. The
 recipe (rounds, denoise, start) is the ``[rounds]`` block of ``configs/rounds.cfg``.
 """
 
@@ -27,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from ..util import PathLike, atomic_write_text, config_block
+from ..util import PathLike, atomic_write_text, config_block, sha256_path
 
 RECIPE_KEYS = ("rounds", "denoise", "start")
 STARTS = ("plain", "previous")
@@ -82,7 +83,13 @@ def run_rounds(
     many = not isinstance(teacher_path, (str, Path))
     teachers = [Path(t) for t in teacher_path] if many else [Path(teacher_path)]
     settings = {"rounds": rounds, "denoise": denoise, "start": start, "alpha": alpha,
-                "teachers": [str(t) for t in teachers], "overrides": overrides}  # fmt: skip
+                "teachers": [str(t) for t in teachers], "overrides": overrides,
+                "denoise_recipe": denoise_recipe, "target": str(target_docs),
+                "test": str(test_docs)}  # fmt: skip
+    # the steps resume when their output exists: only for the same inputs (by content)
+    inputs = [*teachers, target_docs, student_config, *([test_docs] if test_docs else [])]
+    settings["inputs_sha256"] = {str(p): sha256_path(p) for p in inputs}
+    _start_over_if_changed(out, json.loads(json.dumps(settings, default=str)))
     atomic_write_text(out / "rounds.json", json.dumps(settings, indent=1, default=str) + "\n")
     students: List[Path] = []
     for r in range(rounds):
@@ -95,7 +102,7 @@ def run_rounds(
                 f"round {r}: annotate with {teacher}",
                 annotate,
                 {"teacher_path": teacher, "input_path": target_docs, "output_dir": directory,
-                 "gpu_id": gpu_id, "progress": False},
+                 "lang": (overrides or {}).get("nlp.lang"), "gpu_id": gpu_id, "progress": False},
             ).run()  # fmt: skip
         round_alpha = alpha if mixing else None
         if denoise:
@@ -132,6 +139,20 @@ def run_rounds(
                  "output": here / "scores.json", "system": f"round {r}", "gpu_id": gpu_id},
             ).run()  # fmt: skip
     return students
+
+
+def _start_over_if_changed(out: Path, settings: Dict[str, Any]) -> None:
+    """Remove the rounds of an earlier run in ``out`` whose settings or inputs differ."""
+    import shutil
+
+    path = out / "rounds.json"
+    old = json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
+    rounds = sorted(out.glob("round-*"))
+    if rounds and old != settings:
+        changed = sorted(k for k in settings if (old or {}).get(k) != settings[k])
+        print(f"[restart] {out}: {', '.join(changed)} changed since its last run; starting over")
+        for directory in rounds:
+            shutil.rmtree(directory)
 
 
 __all__ = ["load_rounds_recipe", "run_rounds"]

@@ -52,6 +52,7 @@ def evaluate_ensemble(
     system: str = "MT-ensemble",
     batch_size: int = 64,
     decode: str = DEFAULT_DECODE,
+    gpu_id: int = -1,
 ) -> Dict[str, Any]:
     """Score the α-weighted teacher ensemble on gold docs (uniform α when None).
 
@@ -63,10 +64,13 @@ def evaluate_ensemble(
     from spacy.tokens import DocBin
 
     from ..data.bio import doc_to_bio
+    from .evaluate import check_test_labels, entity_types
     from .scorer import score_bio
 
     if weights is not None and alpha is not None:
         raise ValueError("Give alpha or a weights file, not both.")
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
     teachers = [spacy.load(p) for p in teacher_paths]
     if weights is not None:
         alpha = alpha_for_teachers(weights, teachers)
@@ -74,6 +78,7 @@ def evaluate_ensemble(
     gold = list(DocBin().from_disk(data_path).get_docs(vocab))
     if not gold:
         raise ValueError(f"{data_path} contains no docs.")
+    check_test_labels(gold, entity_types(teachers[0]), data_path)
     docs = [unannotated(d, vocab) for d in gold]
     alpha = list(alpha) if alpha is not None else [1.0 / len(teachers)] * len(teachers)
     start = time.perf_counter()

@@ -59,6 +59,7 @@ def evaluate(
     if not gold_docs:
         raise ValueError(f"{data_path} contains no docs.")
 
+    check_test_labels(gold_docs, entity_types(nlp), data_path)
     inputs = [unannotated(d, nlp.vocab) for d in gold_docs]
     n_words = sum(len(d) for d in inputs)
     start = time.perf_counter()
@@ -89,6 +90,23 @@ def evaluate(
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
+
+
+def entity_types(nlp) -> set:
+    """The entity types the ``tskd_ner`` components of ``nlp`` predict (BIO prefixes off)."""
+    labels = [lab for _, pipe in nlp.pipeline if hasattr(pipe, "decode") for lab in pipe.labels]
+    return {lab.split("-", 1)[-1] for lab in labels if lab != "O"}
+
+
+def check_test_labels(gold_docs, types: set, data_path: PathLike) -> None:
+    """Raise ValueError if the gold docs hold entity types outside ``types`` (none: no check)."""
+    unknown = sorted({ent.label_ for doc in gold_docs for ent in doc.ents} - types)
+    if types and unknown:
+        raise ValueError(
+            f"{data_path} has entity labels the teacher does not have: {', '.join(unknown)} "
+            f"(it predicts {', '.join(sorted(types))}). Map them to the teacher's labels, or "
+            "train the teacher on source data with these labels."
+        )
 
 
 def set_decode(nlp, decode: Optional[str] = None) -> list:

@@ -39,16 +39,21 @@ def doc_text(doc_or_text: Any) -> str:
     )
 
 
-def resolve_encoder(encoder: Union[PathLike, Tuple[Any, Any]]) -> Tuple[Any, Any, str]:
-    """``(transformer, tokenizer, name)`` from a name/path or an already loaded pair."""
+def resolve_encoder(
+    encoder: Union[PathLike, Tuple[Any, Any]], *, gpu_id: int = -1
+) -> Tuple[Any, Any, str]:
+    """``(transformer, tokenizer, name)`` from a name/path or an already loaded pair; on
+    GPU ``gpu_id`` when it is >= 0."""
     if isinstance(encoder, tuple) and len(encoder) == 2:
         transformer, tokenizer = encoder
         name = getattr(transformer.config, "_name_or_path", "") or "<in-memory encoder>"
-        return transformer, tokenizer, str(name)
-    from ..encoders.pretrained import load_pretrained
+    else:
+        from ..encoders.pretrained import load_pretrained
 
-    transformer, tokenizer = load_pretrained(str(encoder))
-    return transformer, tokenizer, str(encoder)
+        (transformer, tokenizer), name = load_pretrained(str(encoder)), str(encoder)
+    if gpu_id >= 0:
+        transformer = transformer.to(f"cuda:{gpu_id}")
+    return transformer, tokenizer, str(name)
 
 
 def sentence_embeddings(

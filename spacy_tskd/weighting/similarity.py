@@ -148,6 +148,7 @@ def fit_weights(
     max_length: int,
     progress: bool = True,
     embedding_cache: Optional[PathLike] = None,
+    gpu_id: int = -1,
 ) -> Dict[str, Any]:
     """Compute source-language weights α and write them to ``output`` (JSON, atomic).
 
@@ -163,6 +164,7 @@ def fit_weights(
         α then covers only those docs: distill with the same ``max_docs``.
     seed, epochs, lr, batch_size, rank, gamma: similarity-model training (``sim``).
     embed_batch_size, max_length: sentence embedding.
+    gpu_id: the GPU the encoder embeds on (-1: CPU).
     embedding_cache: a folder where sentence embeddings are stored and reused
         (keyed by encoder hash, max_length and text), so fitting several methods
         or targets embeds each corpus once.
@@ -212,7 +214,7 @@ def fit_weights(
         n = len(sources)
         alpha, tau = compute_alpha("avg", target_texts, n_sources=n, sentence_level=sentence_level)
     else:
-        embed = dict(encoder=resolve_encoder(encoder)[:2], cache_dir=embedding_cache,
+        embed = dict(encoder=resolve_encoder(encoder, gpu_id=gpu_id)[:2], cache_dir=embedding_cache,
                      encoder_sha256=identity["sha256"] if identity else None,
                      batch_size=embed_batch_size, max_length=max_length, progress=progress)  # fmt: skip
         source_emb = {
