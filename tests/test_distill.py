@@ -122,6 +122,7 @@ def test_student_reproduces_teacher(
         assert t_ents and s_ents == t_ents
     meta = student.meta["tskd"]
     assert meta["role"] == "student" and meta["distillation"]["max_epochs"] == int(epochs)
+    assert meta["device"] == "cpu"  # scripts/gpu_check.sh asserts "gpu:N" on a GPU
 
 
 def test_distillation_reduces_mse(teacher_and_target, tiny_encoder_dir, train_docs):

@@ -26,8 +26,13 @@ def _ints(value: str, option: str):
 @command(app, "reproduce")
 def reproduce_cli(
     out_dir: Path = typer.Argument(..., help="Folder for the study's artifacts (resumable)"),
-    results: Path = typer.Option(..., "--results", help="Folder for one result JSON per run"),
-    seeds: str = typer.Option("0,1,2", help="Seeds, e.g. 0,1,2 (a subset spreads the study)"),
+    results: Optional[Path] = typer.Option(
+        None,
+        "--results",
+        help="Folder for one result JSON per run (default: OUT_DIR/results, "
+        "ignored by git; copy them to results/study to commit them)",
+    ),  # fmt: skip
+    seeds: str = typer.Option("0", help="Seeds, e.g. 0,1,2 (the default: one seed)"),
     only: str = typer.Option("all", help="all, single or multi"),
     systems: str = typer.Option(
         "all", help="Systems to run, e.g. TS,MT-avg (MT, TS, HL, MT-avg, ..., TS-l2) or all"
@@ -60,6 +65,7 @@ def reproduce_cli(
     """The paper study: single-source MT/HL/TS (en -> es, nl, de) and multi-source
     MT-avg/MT-sim/TS-avg/TS-sim/TS-cosine/TS-l2 (leave-one-out), per seed, one
     result JSON each. Resumes: finished results and artifacts are skipped."""
+    results = results or out_dir / "results"
     from scripts.study.reproduce import ReproduceSettings, run_reproduce
 
     settings = ReproduceSettings(

@@ -194,6 +194,7 @@ def distill(
             "weights": corpus.weights,
             "distillation": {k: v for k, v in settings.items() if k != "optimizer"},
             "epochs_run": epochs,
+            "device": _device(),
             "elapsed_seconds": round(state["elapsed"] + elapsed, 1),
             "heldout_monitor": final,
             "log": history,
@@ -208,6 +209,14 @@ def distill(
         f"Elapsed {elapsed:.1f} s ({words_seen / max(elapsed, 1e-9):,.0f} words/s)."
     )
     return path
+
+
+def _device() -> str:
+    """Where the student trained: ``cpu`` or ``gpu:N`` (thinc's current ops)."""
+    from thinc.api import get_current_ops
+
+    ops = get_current_ops()
+    return "cpu" if ops.device_type == "cpu" else f"gpu:{ops.device_id}"
 
 
 @dataclass

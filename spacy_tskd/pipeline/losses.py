@@ -5,7 +5,8 @@ the mean loss and its exact gradient with respect to ``z``, computed through the
 softmax, so they plug into any thinc model that outputs logits. The distillation
 losses take optional token weights ``w`` (n_tokens,): the loss is then the mean over
 tokens of w_t times the token's loss (w = 1 everywhere gives the unweighted loss), as
-in neighbour-based denoising (:mod:`spacy_tskd.distill.neighbours`).
+in neighbour-based denoising (:mod:`spacy_tskd.distill.neighbours`). They run where
+``z`` is (numpy or cupy: on a GPU the loss stays on the device).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
+from thinc.api import get_array_module
 
 LossFn = Callable[..., Tuple[float, np.ndarray]]
 
@@ -24,16 +26,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
+def _log_softmax(z, xp=np):
+    z = z.astype(xp.float64)
     m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    return z - m - xp.log(xp.exp(z - m).sum(axis=-1, keepdims=True))
 
 
-def _token_weights(w: Optional[np.ndarray], n: int) -> np.ndarray:
+def _token_weights(w: Optional[np.ndarray], n: int, xp=np) -> np.ndarray:
     if w is None:
-        return np.ones(n, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64).reshape(-1)
+        return xp.ones(n, dtype=xp.float64)
+    w = xp.asarray(w, dtype=xp.float64).reshape(-1)
     if len(w) != n:
         raise ValueError(f"{len(w)} token weights for {n} tokens.")
     return w
@@ -43,17 +45,19 @@ def cross_entropy(
     z: np.ndarray, target: np.ndarray, w: Optional[np.ndarray] = None
 ) -> Tuple[float, np.ndarray]:
     """Mean cross-entropy against label indices; rows with ``target < 0`` are ignored."""
-    target = np.asarray(target)
+    xp = get_array_module(z)
+    target = xp.asarray(target)
     keep = target >= 0
     n = int(keep.sum())
-    d = np.zeros_like(z, dtype=np.float32)
+    d = xp.zeros_like(z, dtype=xp.float32)
     if n == 0:
         return 0.0, d
-    w = _token_weights(w, len(z))[keep]
-    logp = _log_softmax(z[keep])
-    loss = -(w * logp[np.arange(n), target[keep]]).mean()
-    g = np.exp(logp)
-    g[np.arange(n), target[keep]] -= 1.0
+    w = _token_weights(w, len(z), xp)[keep]
+    logp = _log_softmax(z[keep], xp)
+    rows = xp.arange(n)
+    loss = -(w * logp[rows, target[keep]]).mean()
+    g = xp.exp(logp)
+    g[rows, target[keep]] -= 1.0
     d[keep] = g * w[:, None] / n
     return float(loss), d
 
@@ -66,37 +70,39 @@ def mse_loss(
     L = 1/(T*C) * sum_t sum_c (p_tc - q_tc)^2 with p = softmax(z).
     dL/dp = 2 (p - q) / (T*C); through the softmax dL/dz_j = p_j (g_j - sum_c g_c p_c).
     """
+    xp = get_array_module(z)
     if z.size == 0:
-        return 0.0, np.zeros_like(z, dtype=np.float32)
-    w = _token_weights(w, len(z))[:, None]
-    p = np.exp(_log_softmax(z))
-    q = np.asarray(q, dtype=np.float64)
+        return 0.0, xp.zeros_like(z, dtype=xp.float32)
+    w = _token_weights(w, len(z), xp)[:, None]
+    p = xp.exp(_log_softmax(z, xp))
+    q = xp.asarray(q, dtype=xp.float64)
     diff = p - q
     loss = float((w * diff**2).mean())
     g = 2.0 * w * diff / diff.size
     d = p * (g - (g * p).sum(axis=-1, keepdims=True))
-    return loss, d.astype(np.float32)
+    return loss, d.astype(xp.float32)
 
 
 def soft_cross_entropy(
     z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
 ) -> Tuple[float, np.ndarray]:
     """Cross-entropy against the teacher distribution q, mean over tokens."""
+    xp = get_array_module(z)
     if z.size == 0:
-        return 0.0, np.zeros_like(z, dtype=np.float32)
-    w = _token_weights(w, len(z))
-    logp = _log_softmax(z)
-    q = np.asarray(q, dtype=np.float64)
+        return 0.0, xp.zeros_like(z, dtype=xp.float32)
+    w = _token_weights(w, len(z), xp)
+    logp = _log_softmax(z, xp)
+    q = xp.asarray(q, dtype=xp.float64)
     loss = float(-(w * (q * logp).sum(axis=-1)).mean())
-    d = w[:, None] * (np.exp(logp) - q) / len(z)
-    return loss, d.astype(np.float32)
+    d = w[:, None] * (xp.exp(logp) - q) / len(z)
+    return loss, d.astype(xp.float32)
 
 
 def hard_label_loss(
     z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
 ) -> Tuple[float, np.ndarray]:
     """The HL ablation: cross-entropy on the teacher's argmax labels."""
-    return cross_entropy(z, np.asarray(q).argmax(axis=-1), w)
+    return cross_entropy(z, get_array_module(z).asarray(q).argmax(axis=-1), w)
 
 
 DISTILL_LOSSES: Dict[str, LossFn] = {

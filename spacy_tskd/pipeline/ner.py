@@ -191,8 +191,8 @@ class TokenSoftmaxNER(TrainablePipe):
         """Mean cross-entropy over tokens with a gold tag, and its gradient w.r.t. the logits."""
         examples = list(examples)
         targets = [self._gold_indices(eg) for eg in examples]
-        z = np.concatenate([self.model.ops.to_numpy(s) for s in scores])
-        t = np.concatenate(targets)
+        z = self.model.ops.xp.concatenate(scores)
+        t = self.model.ops.asarray(np.concatenate(targets))
         loss, d = tskd_losses.cross_entropy(z, t)
         return loss, self._split_like(d, scores)
 
@@ -271,20 +271,18 @@ class TokenSoftmaxNER(TrainablePipe):
                     f"Doc {i}: teacher probabilities have shape {t.shape} but the student "
                     f"predicts {s.shape}. The tokens or the label set differ."
                 )
-        q = np.concatenate([np.asarray(t, dtype=np.float32) for t in teacher_scores])
-        z = np.concatenate([self.model.ops.to_numpy(s) for s in student_scores])
+        ops = self.model.ops  # the loss runs where the logits are (one copy of q, w there)
+        q = ops.asarray2f(np.concatenate([np.asarray(t, dtype=np.float32) for t in teacher_scores]))
+        z = ops.xp.concatenate(student_scores)
         loss_fn = tskd_losses.DISTILL_LOSSES[self.cfg["distill_loss"]]
-        w = (
-            None
-            if token_weights is None
-            else np.concatenate([np.asarray(x) for x in token_weights])
-        )
+        w = None if token_weights is None else ops.asarray(np.concatenate(token_weights))
         loss, d = loss_fn(z, q, w)
         return loss, self._split_like(d, student_scores)
 
     def _split_like(self, d: np.ndarray, like: Sequence[Floats2d]) -> List[Floats2d]:
-        splits = np.cumsum([len(x) for x in like])[:-1]
-        return [self.model.ops.asarray2f(x) for x in np.split(d.astype(np.float32), splits)]
+        splits = np.cumsum([len(x) for x in like])[:-1].tolist()
+        xp = self.model.ops.xp
+        return [self.model.ops.asarray2f(x) for x in xp.split(d.astype(xp.float32), splits)]
 
     # -- set-up ---------------------------------------------------------------
     def initialize(
