@@ -151,3 +151,25 @@ def test_the_plugin_stays_small():
     sizes = {p: len(p.read_text(encoding="utf8").splitlines()) for p in (ROOT / "spacy_tskd").rglob("*.py")}  # fmt: skip
     assert sum(sizes.values()) <= 6700, f"spacy_tskd/ has {sum(sizes.values())} lines"
     assert not [p.name for p, n in sizes.items() if n > 400]
+
+
+def test_every_file_a_step_reads_is_in_its_deps(project):
+    """A step re-runs when what it reads changes: each path in a command of `all` and
+    `rounds` is a dep or an output (or inside one), and no two steps share an output."""
+    commands = _commands(project)
+    steps = dict.fromkeys(project["workflows"]["all"] + project["workflows"]["rounds"])
+    owners = {}
+    for step in steps:
+        cmd = commands[step]
+        deps = [str(Path(d)) for d in cmd.get("deps", [])]
+        outs = [str(Path(o)) for o in cmd.get("outputs", [])]
+        for out in outs:
+            assert owners.setdefault(out, step) == step, f"{step} and {owners[out]} write {out}"
+        for line in cmd["script"]:
+            for token in line.split()[3:]:
+                if "/" not in token or token.startswith(("-", "python")) or "{}" in token:
+                    continue
+                path = str(Path(token))
+                inside = [p for p in deps + outs if path == p or path.startswith(p + "/")
+                          or p.startswith(path + "/")]  # fmt: skip
+                assert inside, f"{step} reads {path}, which is not in its deps"
