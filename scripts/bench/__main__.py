@@ -4,12 +4,15 @@
 its correctness check fails; errors in the inputs exit with code 1.
 """
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from spacy_tskd.cli._app import command, make_app
+
+_START = time.time()
 
 bench_app = make_app(
     "scripts.bench",
@@ -182,6 +185,16 @@ def _save(results, json_path: Optional[Path]) -> None:
     from scripts.bench import write_json
 
     if json_path is not None:
+        import datetime
+        import sys
+        import time
+
+        from scripts.record_run import git_commit, machine
+
+        results = {"command": "python -m scripts.bench " + " ".join(sys.argv[1:]),
+                   "date": datetime.date.today().isoformat(), "code": git_commit(),
+                   "wall_seconds": round(time.time() - _START), "machine": machine(),
+                   **results}  # fmt: skip
         write_json(json_path, results)
         msg.info(f"Results written to {json_path}")
 
