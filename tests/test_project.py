@@ -36,7 +36,7 @@ def test_user_workflows_stay_small(project):
     assert len(steps) <= 14, sorted(steps)
     text = (ROOT / "project.yml").read_text(encoding="utf8")
     user_part = text.split("  # ---- the paper's study (workflow `study`)", 1)[0]
-    assert len(user_part.encode("utf8")) <= 16_500
+    assert len(user_part.encode("utf8")) <= 15 * 1024  # 15 KB (issue 30)
     assert max(len(line) for line in text.splitlines()) <= 200
 
 
