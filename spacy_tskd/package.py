@@ -55,7 +55,7 @@ def package_student(
     version: str = "0.1.0",
     scores: Optional[PathLike] = None,
 ) -> Path:
-    """``spacy package`` the student into ``output_dir`` (a wheel and an sdist); returns
+    """``spacy package`` the student into ``output_dir`` (a wheel); returns
     the wheel. The package's requirements name spacy-tskd and spacy-transformers."""
     from spacy.cli.package import package
 
@@ -65,7 +65,7 @@ def package_student(
     meta_path = output_dir / f"{meta['lang']}_{name}-{version}.meta.json"
     atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     package(Path(pipeline_path), output_dir, meta_path=meta_path, name=name, version=version,
-            create_sdist=True, create_wheel=True, force=True, silent=False)  # fmt: skip
+            create_sdist=False, create_wheel=True, force=True, silent=False)  # fmt: skip
     model = name if name.startswith(meta["lang"] + "_") else f"{meta['lang']}_{name}"
     wheels = sorted((output_dir / f"{model}-{version}" / "dist").glob("*.whl"))
     if not wheels:
