@@ -25,15 +25,11 @@ def package_meta(
     tskd["decoder"] = [
         block.get("decode") for block in config["components"].values() if "decode" in block
     ]
-    teachers = [
-        {"path": m["teacher"]["path"], "lang": m["teacher"].get("lang"),
-         "weights_sha256": m["teacher"].get("weights_sha256")}
-        for m in tskd.get("teachers", []) if "teacher" in m
-    ]  # fmt: skip
-    tskd["teacher_summary"] = teachers
+    # tskd["teachers"] (from distill) holds each teacher's path, language and weights hash
+    langs = [m.get("teacher", {}).get("lang") or "?" for m in tskd.get("teachers", [])]
     labels = meta.get("labels", {}).get("tskd_ner", [])
     types = sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"})
-    sources = ", ".join(tskd.get("sources") or [t["lang"] or "?" for t in teachers]) or "?"
+    sources = ", ".join(tskd.get("sources") or langs) or "?"
     meta.update(
         name=name, version=version,
         description=f"NER for '{meta['lang']}' ({', '.join(types)}), distilled by spacy-tskd "

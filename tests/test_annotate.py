@@ -318,6 +318,8 @@ def test_bad_inputs(teacher_dir, docs_path, tmp_path):
         annotate(teacher_path=teacher_dir, input_path=jsonl, lang="en", output_dir=tmp_path / "o")
     with pytest.raises(ValueError, match=r"latin1.txt is plain text: give its language with"):
         annotate(teacher_path=teacher_dir, input_path=latin1, output_dir=tmp_path / "o")
+    with pytest.raises(ValueError, match="Unknown language code 'zz': spaCy has no language"):
+        annotate(teacher_path=teacher_dir, input_path=blank, lang="zz", output_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()  # no partial output
 
 

@@ -91,9 +91,9 @@ def read_text(
     YIELDS (Tuple[int, Doc]): The 1-based line number and the doc (words only).
     """
     if nlp is None:
-        import spacy
+        from .convert import blank
 
-        nlp = spacy.blank(lang)
+        nlp = blank(lang)
     tokenizer = nlp.tokenizer
     for i, (number, text) in enumerate(iter_lines(path)):
         if i >= skip:

@@ -245,6 +245,10 @@ class _Input:
                 f"{path} is plain text: give its language with --lang (the target language; "
                 "the teacher's would tokenise it in the source language)."
             )
+        if not self.is_docbin:
+            from ..data.convert import blank
+
+            self.tokenizer = blank(lang).tokenizer  # an unknown language fails here, early
         if self.is_docbin:
             from spacy.tokens import DocBin
 
@@ -270,13 +274,10 @@ class _Input:
         if self.is_docbin:
             yield from self.doc_bin.get_docs(self.vocab)
             return
-        import spacy
-
         from ..data.text import iter_lines
 
-        tokenizer = spacy.blank(self.lang).tokenizer
         for _, text in iter_lines(self.path):
-            yield tokenizer(text)
+            yield self.tokenizer(text)
 
 
 def _start_or_resume(output_dir: Path, meta: Dict[str, Any], *, overwrite: bool) -> None:

@@ -22,6 +22,7 @@ def evaluate(
     update_meta: bool = False,
     system: Optional[str] = None,
     decode: Optional[str] = None,
+    nlp: Any = None,
 ) -> Dict[str, Any]:
     """Run the pipeline at ``pipeline_path`` on the words of the gold DocBin at
     ``data_path`` and score its entities with seqeval (conlleval mode).
@@ -33,7 +34,8 @@ def evaluate(
     JSON to ``output`` (atomically) when given. ``update_meta`` also writes the
     scores into the ``performance`` block of the pipeline's ``meta.json`` (as
     ``spacy evaluate`` reports them); ``system`` names the row in result tables;
-    ``decode`` (``argmax``/``viterbi``) replaces the ``tskd_ner`` components' own.
+    ``decode`` (``argmax``/``viterbi``) replaces the ``tskd_ner`` components' own;
+    ``nlp``: the pipeline at ``pipeline_path`` already loaded (not loaded again).
     """
     import spacy
     from spacy.tokens import DocBin
@@ -47,9 +49,10 @@ def evaluate(
     if not data_path.is_file():
         raise FileNotFoundError(f"Data file not found: {data_path}")
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(pipeline_path)
+    if nlp is None:
+        if gpu_id >= 0:
+            spacy.require_gpu(gpu_id)
+        nlp = spacy.load(pipeline_path)
     decoders = set_decode(nlp, decode)
 
     try:

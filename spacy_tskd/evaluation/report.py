@@ -90,11 +90,15 @@ def write_report(
     )
     if test_docs:
         scores = {}
-        for system, path in (("MT", teacher_path), ("TS", student_path)):
+        for system, path, nlp in (("MT", teacher_path, teacher), ("TS", student_path, student)):
             scores[system] = evaluate(
-                pipeline_path=path, data_path=test_path, output=output_dir / f"{system}.json",
-                batch_size=batch_size, system=system, gpu_id=gpu_id,
-            )["ents_f"]  # fmt: skip
+                pipeline_path=path,
+                data_path=test_path,
+                output=output_dir / f"{system}.json",
+                batch_size=batch_size,
+                system=system,
+                nlp=nlp,
+            )["ents_f"]  # fmt: skip (the pipelines loaded above)
         summarize(metrics_dir=output_dir, output=output_dir / "table.md")
         report["test"] = {"data": str(test_path), **{f"{k}_f": v for k, v in scores.items()}}
     else:  # no test set: no F1 files, not even an earlier run's
