@@ -113,8 +113,53 @@ def knn() -> str:
     return _md(["library / index", "k", "build", "search", "recall@k"], rows)
 
 
+def precision_rows(results: dict) -> List[List[str]]:
+    """Rows ``(what, fp32, bf16, speed-up)`` of a ``bench precision`` result."""
+    prec, bare, up = results["precisions"], results["bare"], results["speedup_bf16"]
+    rows = []
+    for part, label in (("train_step", "training step, words/s"),
+                        ("annotate", "annotation, words/s"), ("nlp_pipe", "nlp.pipe, words/s")):  # fmt: skip
+        a, b = prec["fp32"][part], prec["bf16"][part]
+        rows.append([label, f"{a['words_per_second']:,.0f}", f"{b['words_per_second']:,.0f}", f"{up[part]:.2f}x"])  # fmt: skip
+    a, b = prec["fp32"]["train_step"], prec["bf16"]["train_step"]
+    rows.append(["training step, GFLOP/s", f"{a['achieved_gflops']:.0f}", f"{b['achieved_gflops']:.0f}", ""])  # fmt: skip
+    m = bare["matmul"]
+    shape = "x".join(map(str, m["fp32"]["shape"]))
+    rows.append([f"bare matmul {shape}, GFLOP/s", f"{m['fp32']['peak_gflops']:.0f}", f"{m['bf16']['peak_gflops']:.0f}", f"{up['bare_matmul']:.2f}x"])  # fmt: skip
+    for part, label in (("annotate", "annotation"), ("nlp_pipe", "nlp.pipe")):
+        a, b = prec["fp32"][part], prec["bf16"][part]
+        if "hf_forward_seconds" in a:
+            rows.append([f"{label}: s in the HF forward / the rest", f"{a['hf_forward_seconds']:.1f} / {a['rest_seconds']:.1f}",
+                         f"{b['hf_forward_seconds']:.1f} / {b['rest_seconds']:.1f}",
+                         f"{a['hf_forward_seconds'] / b['hf_forward_seconds']:.2f}x / {a['rest_seconds'] / b['rest_seconds']:.2f}x"])  # fmt: skip
+    f = bare["hf_forward"]
+    rows.append(["bare HF forward (annotation batches), s", f"{f['fp32']:.1f}", f"{f['bf16']:.1f}", f"{up['bare_hf_forward']:.2f}x"])  # fmt: skip
+    return rows
+
+
+def precision() -> str:
+    """float32 against bfloat16 (``bench precision``), speed-ups computed here."""
+    return _md(
+        ["", "float32", "bfloat16", "bfloat16 / float32"], precision_rows(_load("bench_precision"))
+    )
+
+
+def precision_choice() -> str:
+    data = _load("precision_choice")
+    t, s = data["teachers"], data["students"]
+    seeds = sorted({k.split("/")[1] for k in t})
+    rows = [[f"teacher, English dev F1 ({seed})", f"{t['fp32/' + seed]['en_dev_f1']:.2f}",
+             f"{t['bf16/' + seed]['en_dev_f1']:.2f}"] for seed in seeds]  # fmt: skip
+    rows.append(["teacher, mean", f"{data['teacher_mean_fp32']:.2f}", f"{data['teacher_mean_bf16']:.2f}"])  # fmt: skip
+    rows.append(["teacher, wall s (seed 0)", _n(t["fp32/seed0"]["wall_seconds"]), _n(t["bf16/seed0"]["wall_seconds"])])  # fmt: skip
+    rows.append(["student on English text, English dev F1", f"{s['fp32']['en_dev_f1']:.2f}", f"{s['bf16']['en_dev_f1']:.2f}"])  # fmt: skip
+    rows.append(["student, no-gold monitor (agreement)", f"{s['fp32']['monitor']['agreement']:.4f}", f"{s['bf16']['monitor']['agreement']:.4f}"])  # fmt: skip
+    rows.append(["student, wall s", _n(s["fp32"]["wall_seconds"]), _n(s["bf16"]["wall_seconds"])])  # fmt: skip
+    return _md(["", "float32", "bfloat16"], rows)
+
+
 TABLES: Dict[str, Callable[[], str]] = {
-    "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)

@@ -179,6 +179,37 @@ def bench_annotate_cli(
     _save(results, json_path)
 
 
+@command(bench_app, "precision")
+def bench_precision_cli(
+    encoder: Path = ENCODER_OPTION,
+    teacher: Path = typer.Option(..., "--teacher", help="Saved transformer teacher."),
+    teacher_probs: Path = TEACHER_PROBS_OPTION,
+    student: Path = typer.Option(..., "--student", help="Saved transformer student."),
+    n_sents: int = typer.Option(320, "--n-sents", "-n", help="Docs: first N of the probs."),
+    batch_size: int = BATCH_SIZE_OPTION,
+    steps: int = STEPS_OPTION,
+    warmup_steps: int = WARMUP_STEPS_OPTION,
+    frozen_layers: int = FROZEN_LAYERS_OPTION,
+    seed: int = SEED_OPTION,
+    threads: int = THREADS_OPTION,
+    json_path: Optional[Path] = JSON_PATH_OPTION,
+) -> None:
+    """float32 against bfloat16: training step, annotation and nlp.pipe, with the bounds."""
+    from wasabi import msg
+
+    from scripts.bench.precision import bench_precision
+    from scripts.perf_tables import precision_rows
+
+    results = bench_precision(
+        encoder=encoder, teacher=teacher, teacher_probs=teacher_probs, student=student,
+        n_sents=n_sents, batch_size=batch_size, steps=steps, warmup_steps=warmup_steps,
+        frozen_layers=frozen_layers, seed=seed, threads=threads,
+    )  # fmt: skip
+    _print_setting(results["setting"])
+    msg.table(precision_rows(results), header=("", "fp32", "bf16", "bf16 / fp32"))
+    _save(results, json_path)
+
+
 def _save(results, json_path: Optional[Path]) -> None:
     from wasabi import msg
 

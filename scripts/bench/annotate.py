@@ -152,17 +152,21 @@ def bench_annotate(
     }
 
 
-def measure_matmul(*, rows: int, inner: int, cols: int, repeats: int = 10) -> Dict[str, Any]:
-    """fp32 ``torch.matmul`` throughput of (rows × inner) @ (inner × cols), in GFLOP/s.
+def measure_matmul(
+    *, rows: int, inner: int, cols: int, repeats: int = 10, dtype: str = "float32"
+) -> Dict[str, Any]:
+    """``torch.matmul`` throughput of (rows × inner) @ (inner × cols) in ``dtype``
+    ("float32" or "bfloat16"), in GFLOP/s.
 
     Two untimed runs, then ``repeats`` timed ones; the peak is the fastest run.
     """
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(rows, inner, generator=gen)
-    b = torch.randn(inner, cols, generator=gen)
-    out = torch.empty(rows, cols)
+    kind = getattr(torch, dtype)
+    a = torch.randn(rows, inner, generator=gen).to(kind)
+    b = torch.randn(inner, cols, generator=gen).to(kind)
+    out = torch.empty(rows, cols, dtype=kind)
     with torch.no_grad():
         for _ in range(2):
             torch.matmul(a, b, out=out)
@@ -174,6 +178,7 @@ def measure_matmul(*, rows: int, inner: int, cols: int, repeats: int = 10) -> Di
     flops = 2.0 * rows * inner * cols
     return {
         "shape": [rows, inner, cols],
+        "dtype": dtype,
         "repeats": repeats,
         "best_seconds": min(times),
         "median_seconds": statistics.median(times),

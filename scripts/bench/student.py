@@ -21,6 +21,7 @@ def build_student(
     max_length: int = 128,
     frozen_layers: int = 3,
     encoder_arch: Optional[str] = None,
+    mixed_precision: str = "fp32",
 ):
     """The student ``nlp`` and optimizer as ``distill`` builds them, at a constant learning rate.
 
@@ -39,6 +40,7 @@ def build_student(
             "paths.encoder": str(encoder),
             "components.tskd_ner.model.encoder.max_length": max_length,
             "components.tskd_ner.model.encoder.frozen_layers": frozen_layers,
+            "components.tskd_ner.model.encoder.mixed_precision": mixed_precision,
         },
         interpolate=False,
     )
@@ -50,6 +52,7 @@ def build_student(
             "max_length": max_length,
             "frozen_layers": frozen_layers,
             "freeze_embeddings": True,
+            "mixed_precision": mixed_precision,
         }
     config["initialize"]["components"][component] = {"labels": list(labels)}
     config["distillation"]["optimizer"]["learn_rate"] = float(learn_rate)

@@ -18,17 +18,24 @@ the pipeline. This module adds only what spacy-transformers does not have:
   ``requires_grad=False`` (no gradient, no update, no autograd graph below the first
   trainable layer). ``requires_grad`` is not serialised, so it is applied again
   whenever the encoder trains after a load.
+- Precision: ``mixed_precision = "bf16"`` / ``"auto"`` runs the transformer under
+  bfloat16 autocast on the CPU or GPU (``spacy_tskd.precision``); the encoder's output
+  is float32 either way.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+import contextlib
+import functools
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from spacy.tokens import Doc, Span
 from spacy_transformers.util import batch_by_length, registry  # registry: + span_getters
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
+
+from ..precision import check_precision, encoder_autocast, to_float32_hook
 
 
 class PieceWindows:
@@ -131,7 +138,7 @@ def build_transformer_encoder(
     freeze_embeddings: bool,
     tokenizer_config: Optional[Dict] = None,
     transformer_config: Optional[Dict] = None,
-    mixed_precision: bool = False,
+    mixed_precision: Union[bool, str] = False,
     grad_scaler_config: Optional[Dict] = None,
     chunk_tokens: int = 2048,
 ) -> Model[List[Doc], List[Floats2d]]:
@@ -143,13 +150,17 @@ def build_transformer_encoder(
     max_length (int): Maximum word pieces per window, special tokens included.
     frozen_layers (int): Bottom transformer layers that receive no update.
     freeze_embeddings (bool): Keep the embedding layer fixed.
-    tokenizer_config, transformer_config, mixed_precision, grad_scaler_config: as in
+    mixed_precision (Union[bool, str]): "fp32" (false), "bf16", "auto" (bf16 where the
+        hardware has it) or "fp16" (true: spacy-transformers' CUDA float16 with
+        gradient scaling). See ``spacy_tskd.precision``.
+    tokenizer_config, transformer_config, grad_scaler_config: as in
         spacy-transformers' ``TransformerModel.v3`` (tokenizer_config None:
         ``{"use_fast": true}``).
     chunk_tokens (int): Prediction only: docs are sorted by length and encoded in
         chunks of at most this many padded tokens (training batches are already
         length-bucketed).
     """
+    precision = check_precision(mixed_precision)
     windows = PieceWindows(max_length)
     tok2vec = registry.architectures.get("spacy-transformers.Tok2VecTransformer.v3")(
         name=name,
@@ -158,7 +169,7 @@ def build_transformer_encoder(
         transformer_config=dict(transformer_config or {}),
         pooling=first_piece(),
         grad_factor=1.0,
-        mixed_precision=mixed_precision,
+        mixed_precision=precision == "fp16",
         grad_scaler_config=dict(grad_scaler_config or {}),
     )
     # chain(chain(TransformerModel, split_trf_batch), trfs2arrays), as spacy-transformers
@@ -167,7 +178,9 @@ def build_transformer_encoder(
     windows.transformer = transformer
     return Model(
         "tskd_transformer",
-        _forward,
+        # the precision is the config's, never the one saved with the weights (thinc
+        # serialises attrs): a pipeline trained in bfloat16 runs as its config says
+        functools.partial(_forward, precision=precision),
         init=_init,
         layers=[tok2vec],
         refs={"transformer": transformer},
@@ -189,7 +202,9 @@ def _init(model: Model, X=None, Y=None) -> None:
     freeze(transformer.transformer, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
 
 
-def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def _forward(
+    model: Model, docs: List[Doc], is_train: bool, precision: str = "fp32"
+) -> Tuple[List[Floats2d], Callable]:
     if not any(len(doc) for doc in docs):  # the HF tokenizer fails on an empty batch
         width = model.get_dim("nO")
         return [model.ops.alloc2f(0, width) for _ in docs], lambda dY: []
@@ -197,15 +212,45 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats
         hf = model.get_ref("transformer").transformer
         if getattr(hf, "_tskd_frozen", None) is None:  # a freshly loaded model
             freeze(hf, model.attrs["frozen_layers"], model.attrs["freeze_embeddings"])
-        return model.layers[0](docs, is_train)
+        with _autocast(model, precision):
+            return model.layers[0](docs, is_train)
     # prediction: spacy-transformers pads a batch to its longest window, so a large
     # batch of mixed lengths (nlp.pipe, annotation) runs in length-sorted chunks of at
     # most chunk_tokens padded tokens (the one sort by length of every prediction path)
     out: List[Optional[Floats2d]] = [None] * len(docs)
-    for chunk in batch_by_length(docs, model.attrs["chunk_tokens"]):
-        for i, vectors in zip(chunk, model.layers[0].predict([docs[i] for i in chunk])):
-            out[i] = vectors
+    with _autocast(model, precision):
+        for chunk in batch_by_length(docs, model.attrs["chunk_tokens"]):
+            for i, vectors in zip(chunk, model.layers[0].predict([docs[i] for i in chunk])):
+                out[i] = vectors
     return out, lambda dY: []
+
+
+@contextlib.contextmanager
+def _autocast(model: Model, precision: str):
+    """The transformer's forward under bfloat16 autocast when the precision asks for it.
+
+    Its output goes back to float32 through a forward hook (registered once per
+    loaded model). On CUDA, thinc's shim opens ``torch.autocast("cuda",
+    enabled=mixed_precision)`` inside, which would switch the outer context off: the
+    shim's flag is set for the call, and the inner context inherits bfloat16.
+    """
+    if precision not in ("bf16", "auto"):
+        yield
+        return
+    hf = model.get_ref("transformer").transformer
+    shim = model.get_ref("transformer").layers[0].shims[0]
+    with encoder_autocast(precision, shim.device) as dtype:
+        if dtype is None:
+            yield
+            return
+        if getattr(hf, "_tskd_float32_hook", None) is None:
+            hf._tskd_float32_hook = hf.register_forward_hook(to_float32_hook)
+        cuda_flag = shim._mixed_precision
+        shim._mixed_precision = shim.device.type == "cuda"
+        try:
+            yield
+        finally:
+            shim._mixed_precision = cuda_flag
 
 
 def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
