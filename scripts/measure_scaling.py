@@ -186,7 +186,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--lang", required=True, help="Tokenizer language of the text.")
     parser.add_argument("--sents", type=int, default=100000)
     parser.add_argument("--shard-size", type=int, default=5000)
-    parser.add_argument("--actors", type=int, nargs="+", default=[2])
+    parser.add_argument(
+        "--actors", type=int, nargs="*", default=[2], help="Ray actor counts (none: no Ray)."
+    )
     parser.add_argument("--ray-cpus", type=float, default=1.0)
     parser.add_argument("--gpu", action="store_true", help="GPU 0 alone; one GPU per actor.")
     parser.add_argument("--skip-single", action="store_true", help="Only the Ray runs.")
@@ -224,6 +226,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     for row in rows:
         row["words_per_second"] = round(n_words / row["wall_seconds"], 1)
     report = {
+        "command": "python scripts/measure_scaling.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "precision_env": os.environ.get("SPACY_TSKD_CPU_BF16"),
         "teacher": str(args.teacher),
         "source": str(args.source),
         "sentences": args.sents,

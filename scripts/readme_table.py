@@ -40,6 +40,8 @@ def _when(record: Dict) -> str:
 # (result file, run, MT cell, TS cell): cells are format strings over the file's scores
 DEMOS = (
     ("docs/perf/all-en-es.json", "`spacy project run all`", "{MT}", "**{TS}**"),
+    ("docs/perf/all-en-es-fp32.json", "the same in float32 (before `mixed_precision`)",
+     "{MT}", "**{TS}**"),
     ("docs/perf/rounds-en-es.json", "`spacy project run rounds`: round 1 of self-distillation",
      "–", "**{round-1}** (round 0: {round-0})"),
     ("docs/perf/multi-es.json", "`spacy project run multi`, uniform α",
