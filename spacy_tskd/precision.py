@@ -1,26 +1,15 @@
 """The encoder's precision: float32, or bfloat16 autocast where the hardware has it.
 
-thinc's ``PyTorchShim`` (and so spacy-transformers' ``HFShim``) autocasts on CUDA only
-and only to float16 (``mixed_precision = true``). This module adds bfloat16 on the CPU
-and on CUDA, applied around the encoder's forward (``spacy-tskd.TransformerEncoder.v1``),
-so one config value covers every path that runs the encoder: teacher and student
-training, rounds, annotation (Ray actors included), evaluation and ``nlp.pipe``.
-Only the transformer's matrix products run in bfloat16: its output is cast back to
-float32 before spacy-transformers hands it to thinc, so the pooling, the label
-softmax, the losses, the optimizer state and the stored weights stay float32.
-
-``mixed_precision`` values (``[components.*.model.encoder]``):
-
-- ``"fp32"`` (or ``false``): float32 everywhere.
-- ``"bf16"``: bfloat16 autocast. A CPU without native bfloat16 (``avx512_bf16`` /
-  AMX on x86, ``bf16`` on ARM) would run it emulated and slower, so it falls back to
-  float32 with one warning.
-- ``"auto"``: bfloat16 where the CPU (or GPU) has it, float32 elsewhere, silently.
-- ``true`` / ``"fp16"``: spacy-transformers' own CUDA float16 autocast with gradient
-  scaling (unchanged; float32 on the CPU).
-
-The environment variable ``SPACY_TSKD_CPU_BF16=0`` (or ``1``) overrides the CPU
-detection, e.g. to compare both precisions on one machine or to test the fallback.
+thinc's ``PyTorchShim`` (so spacy-transformers' ``HFShim``) autocasts on CUDA only, to
+float16 (``mixed_precision = true``). ``encoder_autocast`` adds bfloat16 on the CPU and
+on CUDA around the encoder's forward (``spacy-tskd.TransformerEncoder.v1``), so one
+config value covers every path that runs the encoder. The transformer's output is cast
+back to float32: pooling, label softmax, losses, optimizer state and weights stay
+float32. Values: ``"fp32"`` (false), ``"bf16"`` (float32 with one warning on a CPU
+without native bfloat16: ``avx512_bf16``/AMX on x86, ``bf16`` on ARM), ``"auto"``
+(bfloat16 where the hardware has it, silently) and ``"fp16"`` (true: spacy-transformers'
+CUDA float16 with gradient scaling). ``SPACY_TSKD_CPU_BF16=0|1`` overrides the CPU
+detection. Reference: docs/usage.md, "Precision".
 """
 
 from __future__ import annotations
@@ -30,7 +19,7 @@ import os
 import platform
 import warnings
 from functools import lru_cache
-from typing import Iterator, Optional, Union
+from typing import Iterator, Union
 
 PRECISIONS = ("fp32", "bf16", "auto", "fp16")
 ENV_CPU_BF16 = "SPACY_TSKD_CPU_BF16"
@@ -78,8 +67,7 @@ def cpu_has_bf16() -> bool:
     forced = os.environ.get(ENV_CPU_BF16, "").strip()
     if forced:
         return forced.lower() not in ("0", "false", "no", "off")
-    flags = _cpu_flags()
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def autocast_dtype(precision: str, device_type: str):
@@ -87,15 +75,11 @@ def autocast_dtype(precision: str, device_type: str):
     (float32, or spacy-transformers' own float16). Warns once when bf16 falls back."""
     import torch
 
-    if precision == "fp32" or precision == "fp16":
+    if precision not in ("bf16", "auto"):
         return None
-    if device_type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    elif device_type == "cpu":
-        supported = cpu_has_bf16()
-    else:
-        supported = False
-    if supported:
+    if device_type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if device_type == "cpu" and cpu_has_bf16():
         return torch.bfloat16
     if precision == "bf16" and device_type not in _warned:
         _warned.add(device_type)
@@ -109,42 +93,48 @@ def autocast_dtype(precision: str, device_type: str):
 
 
 @contextlib.contextmanager
-def encoder_autocast(precision: str, device) -> Iterator[Optional[object]]:
-    """Autocast to bfloat16 on ``device`` (a torch device) when ``precision`` asks for it
-    and the hardware has it; yields the dtype (None: float32)."""
+def encoder_autocast(precision: str, hf_model, shim) -> Iterator[None]:
+    """Run ``hf_model`` (wrapped by thinc's ``shim``) under bfloat16 autocast when
+    ``precision`` asks for it and the hardware has it; float32 otherwise.
+
+    A forward hook (registered once per model) casts the output back to float32. On
+    CUDA the shim opens ``torch.autocast("cuda", enabled=mixed_precision)`` inside,
+    which would switch this context off: its flag is set for the call, so the inner
+    context inherits bfloat16.
+    """
     import torch
 
-    dtype = autocast_dtype(precision, device.type)
-    if dtype is None:
-        yield None
+    if precision not in ("bf16", "auto"):  # before shim.device: it fails uninitialised
+        yield
         return
-    with torch.autocast(device.type, dtype=dtype):
-        yield dtype
+    device = shim.device.type
+    dtype = autocast_dtype(precision, device)
+    if dtype is None:
+        yield
+        return
+    if getattr(hf_model, "_tskd_float32_hook", None) is None:
+        hf_model._tskd_float32_hook = hf_model.register_forward_hook(_to_float32)
+    inner = shim._mixed_precision
+    shim._mixed_precision = device == "cuda"
+    try:
+        with torch.autocast(device, dtype=dtype):
+            yield
+    finally:
+        shim._mixed_precision = inner
 
 
-def to_float32_hook(module, args, output):
-    """Forward hook: floating tensors of a Hugging Face model's output back to float32
-    (numpy, and so thinc, has no bfloat16)."""
-    import torch
-
-    if not torch.is_autocast_enabled(output_device(output)):
-        return output
+def _to_float32(module, args, output):
+    """Forward hook: a Hugging Face output's tensors as float32 (numpy, and so thinc,
+    has no bfloat16; ``.float()`` of a float32 tensor is the tensor itself)."""
     for key, value in output.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
+        if isinstance(value, tuple):  # hidden states or attentions, when asked for
+            output[key] = tuple(v.float() for v in value)
+        elif value.is_floating_point():
             output[key] = value.float()
-        elif isinstance(value, tuple):
-            output[key] = tuple(v.float() if isinstance(v, torch.Tensor) else v for v in value)
     return output
-
-
-def output_device(output) -> str:
-    for value in output.values():
-        if hasattr(value, "device"):
-            return value.device.type
-    return "cpu"
 
 
 __all__ = [
     "ENV_CPU_BF16", "PRECISIONS", "autocast_dtype", "check_precision", "cpu_has_bf16",
-    "encoder_autocast", "to_float32_hook"
+    "encoder_autocast"
 ]  # fmt: skip

@@ -149,7 +149,7 @@ def test_docs_stay_references():
 def test_the_plugin_stays_small():
     # the installed package holds what users run; the study and benchmarks are scripts/
     sizes = {p: len(p.read_text(encoding="utf8").splitlines()) for p in (ROOT / "spacy_tskd").rglob("*.py")}  # fmt: skip
-    assert sum(sizes.values()) <= 6900, f"spacy_tskd/ has {sum(sizes.values())} lines"
+    assert sum(sizes.values()) <= 6850, f"spacy_tskd/ has {sum(sizes.values())} lines"
     assert not [p.name for p, n in sizes.items() if n > 400]
 
 

@@ -25,7 +25,6 @@ the pipeline. This module adds only what spacy-transformers does not have:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
@@ -35,7 +34,7 @@ from spacy_transformers.util import batch_by_length, registry  # registry: + spa
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
-from ..precision import check_precision, encoder_autocast, to_float32_hook
+from ..precision import check_precision, encoder_autocast
 
 
 class PieceWindows:
@@ -225,32 +224,10 @@ def _forward(
     return out, lambda dY: []
 
 
-@contextlib.contextmanager
 def _autocast(model: Model, precision: str):
-    """The transformer's forward under bfloat16 autocast when the precision asks for it.
-
-    Its output goes back to float32 through a forward hook (registered once per
-    loaded model). On CUDA, thinc's shim opens ``torch.autocast("cuda",
-    enabled=mixed_precision)`` inside, which would switch the outer context off: the
-    shim's flag is set for the call, and the inner context inherits bfloat16.
-    """
-    if precision not in ("bf16", "auto"):
-        yield
-        return
-    hf = model.get_ref("transformer").transformer
-    shim = model.get_ref("transformer").layers[0].shims[0]
-    with encoder_autocast(precision, shim.device) as dtype:
-        if dtype is None:
-            yield
-            return
-        if getattr(hf, "_tskd_float32_hook", None) is None:
-            hf._tskd_float32_hook = hf.register_forward_hook(to_float32_hook)
-        cuda_flag = shim._mixed_precision
-        shim._mixed_precision = shim.device.type == "cuda"
-        try:
-            yield
-        finally:
-            shim._mixed_precision = cuda_flag
+    """The transformer's forward in ``precision`` (``spacy_tskd.precision``)."""
+    transformer = model.get_ref("transformer")
+    return encoder_autocast(precision, transformer.transformer, transformer.layers[0].shims[0])
 
 
 def freeze(hf_model, frozen_layers: int, freeze_embeddings: bool) -> None:
