@@ -68,6 +68,8 @@ def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[st
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
     record = {
         "command": " ".join(command),
+        # the plugin's environment switches (SPACY_TSKD_CPU_BF16=0: float32 on this CPU)
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")},
         "date": datetime.date.today().isoformat(),
         "code": git_commit(),
         "wall_seconds": round(wall),
