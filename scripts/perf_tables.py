@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -122,6 +123,11 @@ def precision_rows(results: dict) -> List[List[str]]:
         a, b = prec["fp32"][part], prec["bf16"][part]
         rows.append([label, f"{a['words_per_second']:,.0f}", f"{b['words_per_second']:,.0f}", f"{up[part]:.2f}x"])  # fmt: skip
     a, b = prec["fp32"]["train_step"], prec["bf16"]["train_step"]
+    if "median_optimizer_ms" in a:
+        rows.append(["training step: optimizer ms / step ms (median)",
+                     f"{a['median_optimizer_ms']:.0f} / {a['median_step_ms']:.0f}",
+                     f"{b['median_optimizer_ms']:.0f} / {b['median_step_ms']:.0f}",
+                     f"{a['median_optimizer_ms'] / b['median_optimizer_ms']:.2f}x / {a['median_step_ms'] / b['median_step_ms']:.2f}x"])  # fmt: skip
     rows.append(["training step, GFLOP/s", f"{a['achieved_gflops']:.0f}", f"{b['achieved_gflops']:.0f}", ""])  # fmt: skip
     m = bare["matmul"]
     shape = "x".join(map(str, m["fp32"]["shape"]))
@@ -158,13 +164,38 @@ def precision_choice() -> str:
     return _md(["", "float32", "bfloat16"], rows)
 
 
+ALL_RUNS = {"float32": ("all-en-es-fp32", "all-en-es-fp32-seed1"),
+            "bfloat16 (auto)": ("all-en-es", "all-en-es-seed1")}  # fmt: skip
+
+
 def all_precision() -> str:
-    runs = [("float32", _load("all-en-es-fp32")), ("bfloat16 (auto)", _load("all-en-es"))]
-    base = runs[0][1]["wall_seconds"]
-    rows = [[name, r["code"], _n(r["wall_seconds"]), f"{base / r['wall_seconds']:.2f}×",
-             f"{100 * r['scores']['MT']['ents_f']:.2f}", f"{100 * r['scores']['TS']['ents_f']:.2f}"]
-            for name, r in runs]  # fmt: skip
-    return _md(["precision", "code", "wall s", "speed-up", "MT F1", "TS F1"], rows)
+    """``all`` per precision and seed (project.yml ``seed``), then the means; speed-up
+    against the float32 mean."""
+
+    def f1(r, system):
+        return 100 * r["scores"][system]["ents_f"]
+
+    runs = {name: [_load(f) for f in files if (PERF / f"{f}.json").exists()]
+            for name, files in ALL_RUNS.items()}  # fmt: skip
+    base = statistics.mean(r["wall_seconds"] for r in runs["float32"])
+    rows = []
+    for name, records in runs.items():
+        for r in records:
+            seed = _seed(r["command"])
+            rows.append([name, str(seed), r["code"], _n(r["wall_seconds"]),
+                         f"{base / r['wall_seconds']:.2f}×", f"{f1(r, 'MT'):.2f}", f"{f1(r, 'TS'):.2f}"])  # fmt: skip
+    for name, records in runs.items():
+        wall = statistics.mean(r["wall_seconds"] for r in records)
+        rows.append([f"**{name}, mean**", str(len(records)), "", _n(round(wall)), f"**{base / wall:.2f}×**",
+                     f"{statistics.mean(f1(r, 'MT') for r in records):.2f}",
+                     f"**{statistics.mean(f1(r, 'TS') for r in records):.2f}**"])  # fmt: skip
+    return _md(["precision", "seed", "code", "wall s", "speed-up", "MT F1", "TS F1"], rows)
+
+
+def _seed(command: str) -> int:
+    """The ``--vars.seed`` of a recorded ``spacy project run`` (project.yml's default 0)."""
+    match = re.search(r"--vars\.seed[ =](\d+)", command)
+    return int(match.group(1)) if match else 0
 
 
 TABLES: Dict[str, Callable[[], str]] = {

@@ -230,3 +230,22 @@ def test_bench_encoders_cli(tiny_encoder_dir, bench_data, tmp_path):
     student = paths["spacy-transformers"]
     assert student["heldout_mse_after"] != student["heldout_mse_before"]
     assert "held-out MSE after training" in result.output
+
+
+def test_bench_precision_cli(tiny_encoder_dir, bench_data, tmp_path, monkeypatch):
+    """Both precisions side by side; the optimizer's share of the step is split out."""
+    monkeypatch.setenv("SPACY_TSKD_CPU_BF16", "1")
+    out = tmp_path / "precision.json"
+    args = ["precision", "--encoder", str(tiny_encoder_dir)]
+    args += ["--teacher", str(bench_data / "teacher"), "--student", str(bench_data / "teacher")]
+    args += ["--teacher-probs", str(bench_data / "probs"), "--frozen-layers", "1"]
+    args += ["-n", "8", "-b", "4", "--steps", "2", "--threads", "1", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    res = json.loads(out.read_text(encoding="utf8"))
+    for precision in ("fp32", "bf16"):
+        step = res["precisions"][precision]["train_step"]
+        assert 0 < step["median_optimizer_ms"] < step["median_step_ms"]
+        assert res["precisions"][precision]["annotate"]["words"] > 0
+    assert set(res["speedup_bf16"]) >= {"train_step", "annotate", "nlp_pipe", "bare_matmul"}
+    assert "optimizer ms / step ms" in result.output

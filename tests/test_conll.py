@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from spacy.vocab import Vocab
 from typer.testing import CliRunner
 
 from spacy_tskd.cli import app
-from spacy_tskd.data.conll import CoNLLFormatError, conll_stats, read_conll
+from spacy_tskd.data.bio import bio_to_spans
+from spacy_tskd.data.conll import CoNLLFormatError, read_conll
 from spacy_tskd.data.convert import convert, read_docs
 
 # Two synthetic sentences, IOB1 (4 columns): token POS chunk NER.
@@ -39,6 +41,17 @@ ENTS = [
     [("Ann Lee", "PER"), ("Bob", "PER"), ("Bo", "PER"), ("Oslo", "LOC")],
     [("Acme Corp", "ORG")],
 ]
+
+
+def conll_stats(sentences):
+    """Sentences, tokens and entities per type (the conlleval way), types sorted."""
+    sentences = list(sentences)
+    entities = Counter(label for s in sentences for _, _, label in bio_to_spans(s.tags))
+    return {
+        "sentences": len(sentences),
+        "tokens": sum(len(s.words) for s in sentences),
+        "entities": dict(sorted(entities.items())),
+    }
 
 
 def _with_columns(n_cols: int, tags_from: str = "iob1") -> str:

@@ -288,3 +288,32 @@ def test_a_killed_run_resumes_to_the_same_student(teacher_and_target, tiny_encod
     assert result.exit_code == 1 and "Run it again without --resume" in " ".join(
         result.output.split()
     )
+
+
+def test_kl_loss_gradient_and_temperature():
+    from spacy_tskd.pipeline.losses import get_distill_loss, kl_divergence, soft_cross_entropy
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3, 4))
+    q = rng.dirichlet(np.ones(4), size=3)
+    q[0, 2] = 0.0  # float16 probabilities can be 0
+    q[0] /= q[0].sum()
+    for t in (1.0, 2.0, 4.0):
+        loss, d = get_distill_loss("kl", t)(z, q)
+        assert loss >= 0
+        eps = 1e-6
+        for i, j in ((0, 1), (2, 3)):
+            zp = z.copy()
+            zp[i, j] += eps
+            num = (kl_divergence(zp, q, temperature=t)[0] - loss) / eps
+            assert d[i, j] == pytest.approx(num, abs=1e-5)
+    # at T = 1, KL and soft cross-entropy differ by the teacher's entropy: one gradient
+    np.testing.assert_allclose(kl_divergence(z, q)[1], soft_cross_entropy(z, q)[1], atol=1e-6)
+    # the student that matches the teacher has loss 0 at any temperature
+    assert kl_divergence(np.log(q[1:] + 0.0), q[1:], temperature=3.0)[0] == pytest.approx(
+        0, abs=1e-9
+    )
+    with pytest.raises(ValueError, match="distill_temperature = 0: it must be above 0"):
+        kl_divergence(z, q, temperature=0)
+    with pytest.raises(ValueError, match=r"Unknown distill_loss 'kld': choose one of .*'kl'"):
+        get_distill_loss("kld")

@@ -12,12 +12,11 @@ endings are accepted.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional
+from typing import Any, Iterable, List, NamedTuple, Optional
 
 from ..util import PathLike
-from .bio import bio_to_spans, to_bio
+from .bio import to_bio
 
 DOCSTART = "-DOCSTART-"
 _COLUMN_SEP = re.compile(r"[ \t]+")
@@ -123,26 +122,6 @@ def sentences_to_docs(sentences: Iterable[CoNLLSentence], vocab: Any) -> List[An
     return [Doc(vocab, words=s.words, spaces=[True] * len(s.words), ents=s.tags) for s in sentences]
 
 
-def conll_stats(sentences: Iterable[CoNLLSentence]) -> Dict[str, Any]:
-    """Count sentences, tokens and entities per type (the conlleval way).
-
-    sentences (Iterable[CoNLLSentence]): Sentences from ``read_conll``.
-    RETURNS (Dict[str, Any]): ``{"sentences": int, "tokens": int, "entities":
-        {type: count}}`` with the types sorted.
-    """
-    n_sents = n_tokens = 0
-    entities: Counter = Counter()
-    for sent in sentences:
-        n_sents += 1
-        n_tokens += len(sent.words)
-        entities.update(label for _, _, label in bio_to_spans(sent.tags))
-    return {
-        "sentences": n_sents,
-        "tokens": n_tokens,
-        "entities": {label: entities[label] for label in sorted(entities)},
-    }
-
-
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     if not data:
@@ -184,11 +163,4 @@ def _check_tag(path: Path, lineno: int, tag: str, n_cols: int) -> None:
     )
 
 
-__all__ = [
-    "DOCSTART",
-    "CoNLLFormatError",
-    "CoNLLSentence",
-    "conll_stats",
-    "read_conll",
-    "sentences_to_docs",
-]
+__all__ = ["DOCSTART", "CoNLLFormatError", "CoNLLSentence", "read_conll", "sentences_to_docs"]

@@ -160,17 +160,18 @@ def distill(
                 record = {"step": step, "epoch": epoch, "loss": losses[component],
                           "words": sum(len(docs[i]) for i in batch), "docs": len(batch),
                           "learn_rate": learn_rate}  # fmt: skip
-                if monitor_every and step % monitor_every == 0:
+                epoch_end = step % epoch_steps == 0 or step == total
+                if epoch_end or (monitor_every and step % monitor_every == 0):
                     record["monitor"] = monitor(nlp, component)
-                if "monitor" in record or (log_every and step % log_every == 0):
-                    bar.write(format_record(record, wps))
-                    history.append({**record, "words_per_second": wps})
-                if dev_docs and (step % epoch_steps == 0 or step == total):
-                    score = _dev_f1(nlp, dev_docs)
+                if dev_docs and epoch_end:
+                    record["dev_ents_f"] = score = _dev_f1(nlp, dev_docs)
                     bar.write(f"epoch {epoch}: dev ents_f {score:.4f}")
                     if score > best:
                         best = score
                         _save(nlp, output_path / "model-best")
+                if {"monitor", "dev_ents_f"} & set(record) or (log_every and step % log_every == 0):
+                    bar.write(format_record(record, wps))
+                    history.append({**record, "words_per_second": wps})
                 if checkpoint_every and step % checkpoint_every == 0 and step < total:
                     elapsed = state["elapsed"] + time.perf_counter() - start_time
                     save_checkpoint(
@@ -336,10 +337,11 @@ def _init_from_teacher(nlp, component: str, teacher_path) -> None:
             f"directory (model-last) with a {component!r} component."
         )
     ner = nlp.get_pipe(component)
-    labels, loss = list(ner.labels), ner.cfg.get("distill_loss")
+    labels = list(ner.labels)
+    loss = {k: ner.cfg[k] for k in ("distill_loss", "distill_temperature")}
     try:
         ner.from_disk(path, exclude=["vocab"])
-        ner.cfg["distill_loss"] = loss  # the student's loss, not the teacher's setting
+        ner.cfg.update(loss)  # the student's loss, not the teacher's setting
     except ValueError as err:
         raise ValueError(
             f"distillation.init_from: {teacher_path} does not fit the student's architecture "

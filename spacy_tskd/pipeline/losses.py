@@ -11,6 +11,7 @@ in neighbour-based denoising (:mod:`spacy_tskd.distill.neighbours`). They run wh
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
@@ -98,6 +99,31 @@ def soft_cross_entropy(
     return loss, d.astype(xp.float32)
 
 
+def kl_divergence(
+    z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None, temperature: float = 1.0
+) -> Tuple[float, np.ndarray]:
+    """Hinton et al.'s distillation loss: T^2 KL(q_T || p_T), mean over tokens, with
+    p_T = softmax(z / T) and q_T the teacher's distribution softened to q^(1/T)
+    (normalised; equal to softmax(logits / T) of the stored probabilities' logits).
+
+    dL/dz = T (p_T - q_T) / n; at T = 1 that is soft cross-entropy's gradient.
+    """
+    xp = get_array_module(z)
+    if z.size == 0:
+        return 0.0, xp.zeros_like(z, dtype=xp.float32)
+    t = float(temperature)
+    if t <= 0:
+        raise ValueError(f"distill_temperature = {temperature}: it must be above 0.")
+    w = _token_weights(w, len(z), xp)
+    logp = _log_softmax(z / t, xp)
+    # float16 probabilities can be 0: floored before the log (q_T of them stays ~0)
+    logq = _log_softmax(xp.log(xp.maximum(xp.asarray(q, dtype=xp.float64), 1e-12)) / t, xp)
+    q_t = xp.exp(logq)
+    loss = float(t * t * (w * (q_t * (logq - logp)).sum(axis=-1)).mean())
+    d = t * w[:, None] * (xp.exp(logp) - q_t) / len(z)
+    return loss, d.astype(xp.float32)
+
+
 def hard_label_loss(
     z: np.ndarray, q: np.ndarray, w: Optional[np.ndarray] = None
 ) -> Tuple[float, np.ndarray]:
@@ -109,4 +135,17 @@ DISTILL_LOSSES: Dict[str, LossFn] = {
     "mse": mse_loss,
     "hard": hard_label_loss,
     "soft_ce": soft_cross_entropy,
+    "kl": kl_divergence,
 }
+
+
+def get_distill_loss(name: str, temperature: float = 1.0) -> LossFn:
+    """The loss ``name`` of ``DISTILL_LOSSES``; ``temperature`` is KL's (the others take none)."""
+    if name not in DISTILL_LOSSES:
+        raise ValueError(
+            f"Unknown distill_loss {name!r}: choose one of {sorted(DISTILL_LOSSES)} "
+            "in the [components.tskd_ner] config block."
+        )
+    if name == "kl":
+        return functools.partial(kl_divergence, temperature=temperature)
+    return DISTILL_LOSSES[name]

@@ -56,6 +56,7 @@ if not Doc.has_extension("tskd_probs"):
     default_config={
         "model": DEFAULT_MODEL,
         "distill_loss": "mse",
+        "distill_temperature": 1.0,
         "decode": DEFAULT_DECODE,
         "cpu_matmul": "numpy",
         "scorer": {"@scorers": "spacy-tskd.seqeval_scorer.v1"},
@@ -70,6 +71,7 @@ def make_tskd_ner(
     decode: str,
     scorer: Optional[Callable],
     cpu_matmul: str = "numpy",
+    distill_temperature: float = 1.0,
 ) -> "TokenSoftmaxNER":
     """Create a ``tskd_ner`` component.
 
@@ -77,7 +79,9 @@ def make_tskd_ner(
         ``spacy-tskd.TokenSoftmax.v1``.
     distill_loss (str): Loss used by ``distill``: ``"mse"`` (the paper),
         ``"hard"`` (cross-entropy on the teacher's argmax: the HL ablation) or
-        ``"soft_ce"`` (cross-entropy on the teacher's distribution).
+        ``"soft_ce"`` (cross-entropy on the teacher's distribution) or ``"kl"``
+        (T^2 KL divergence at ``distill_temperature`` T, Hinton et al.).
+    distill_temperature (float): The temperature of ``"kl"`` (ignored otherwise).
     decode (str): ``"viterbi"`` (BIO-constrained; the default, chosen on English
         dev data) or ``"argmax"`` (the paper's).
     scorer (Optional[Callable]): Scoring method (seqeval, conlleval mode).
@@ -87,7 +91,13 @@ def make_tskd_ner(
     """
     set_cpu_matmul(model, cpu_matmul)
     return TokenSoftmaxNER(
-        nlp.vocab, model, name, distill_loss=distill_loss, decode=decode, scorer=scorer
+        nlp.vocab,
+        model,
+        name,
+        distill_loss=distill_loss,
+        decode=decode,
+        scorer=scorer,
+        distill_temperature=distill_temperature,
     )
 
 
@@ -103,12 +113,9 @@ class TokenSoftmaxNER(TrainablePipe):
         distill_loss: str = "mse",
         decode: str = DEFAULT_DECODE,
         scorer: Optional[Callable] = None,
+        distill_temperature: float = 1.0,
     ) -> None:
-        if distill_loss not in tskd_losses.DISTILL_LOSSES:
-            raise ValueError(
-                f"Unknown distill_loss {distill_loss!r}: choose one of "
-                f"{sorted(tskd_losses.DISTILL_LOSSES)}."
-            )
+        tskd_losses.get_distill_loss(distill_loss, distill_temperature)  # a bad name fails here
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -116,7 +123,11 @@ class TokenSoftmaxNER(TrainablePipe):
         # decode is a setting of the pipeline's config (not of cfg, which from_disk
         # restores), so `spacy.load(path, config=...)` can switch it
         self.decode = check_decoder(decode)
-        self.cfg: Dict = {"labels": [], "distill_loss": distill_loss}
+        self.cfg: Dict = {
+            "labels": [],
+            "distill_loss": distill_loss,
+            "distill_temperature": float(distill_temperature),
+        }
 
     # -- labels ---------------------------------------------------------------
     @property
@@ -274,7 +285,9 @@ class TokenSoftmaxNER(TrainablePipe):
         ops = self.model.ops  # the loss runs where the logits are (one copy of q, w there)
         q = ops.asarray2f(np.concatenate([np.asarray(t, dtype=np.float32) for t in teacher_scores]))
         z = ops.xp.concatenate(student_scores)
-        loss_fn = tskd_losses.DISTILL_LOSSES[self.cfg["distill_loss"]]
+        loss_fn = tskd_losses.get_distill_loss(
+            self.cfg["distill_loss"], self.cfg.get("distill_temperature", 1.0)
+        )
         w = None if token_weights is None else ops.asarray(np.concatenate(token_weights))
         loss, d = loss_fn(z, q, w)
         return loss, self._split_like(d, student_scores)
