@@ -20,7 +20,6 @@ run, so a stopped measurement resumes and its partial result can be committed.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,17 +28,9 @@ from typing import Any, Dict, List, Optional
 import srsly
 import typer
 
+from scripts.record_run import run_unless_done
+
 PY = [sys.executable, "-m", "spacy_tskd"]
-
-
-def _run(args: List[str], done: Path) -> float:
-    """Run a command unless ``done`` exists; its wall seconds (0 when skipped)."""
-    if done.exists():
-        return 0.0
-    typer.echo("$ " + " ".join(args[2:]), err=True)
-    start = time.perf_counter()
-    subprocess.run(args, check=True)
-    return time.perf_counter() - start
 
 
 def loss_overrides(loss: str) -> List[str]:
@@ -101,7 +92,7 @@ def main(
     work.mkdir(parents=True, exist_ok=True)
     if teacher is None:
         out = work / "teacher"
-        _run(PY + ["train-teacher", "configs/teacher.cfg", "--output", str(out), "--nlp.lang", "en",
+        run_unless_done(PY + ["train-teacher", "configs/teacher.cfg", "--output", str(out), "--nlp.lang", "en",
                    "--paths.train", "corpus/en/train.spacy", "--paths.dev", str(en_dev),
                    "--training.max_epochs", str(teacher_epochs),
                    "--training.optimizer.learn_rate.initial_rate", str(teacher_lr)],
@@ -109,10 +100,10 @@ def main(
         teacher = out / "model-last"
     if text is None:
         text = work / "en-text.spacy"
-        _run(PY + ["convert", str(en_train), str(text), "--lang", "en", "--unlabeled",
+        run_unless_done(PY + ["convert", str(en_train), str(text), "--lang", "en", "--unlabeled",
                    "--skip-sents", str(source_sents), "--max-sents", str(text_sents)], text)  # fmt: skip
     probs = work / "probs-en"
-    _run(PY + ["annotate", str(teacher), str(text), str(probs), "--overwrite"], probs / "index.json")  # fmt: skip
+    run_unless_done(PY + ["annotate", str(teacher), str(text), str(probs), "--overwrite"], probs / "index.json")  # fmt: skip
     record: Dict[str, Any] = {
         "command": "python -m scripts.loss_choice " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"), "machine": machine(),
@@ -122,7 +113,7 @@ def main(
     for seed in range(seeds):  # seed-major: a partial result has every loss
         for loss in losses.split(","):
             out = work / f"student-{loss.replace(':', '-t')}-s{seed}"
-            wall = _run(PY + ["distill", "configs/student.cfg", "--output", str(out), "--nlp.lang", "en",
+            wall = run_unless_done(PY + ["distill", "configs/student.cfg", "--output", str(out), "--nlp.lang", "en",
                               "--paths.teacher_probs", str(probs), "--paths.dev", str(en_dev),
                               "--distillation.max_epochs", str(epochs), "--system.seed", str(seed),
                               *loss_overrides(loss)], out / "model-last" / "meta.json")  # fmt: skip

@@ -18,27 +18,18 @@ not repeated (delete ``--work`` to start over).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import srsly
 import typer
 
+from scripts.record_run import run_unless_done
+
 PRECISIONS = ("fp32", "bf16")
 PY = [sys.executable, "-m", "spacy_tskd"]
-
-
-def _run(args: List[str], done: Path) -> float:
-    """Run a command unless ``done`` exists; its wall seconds (0 when skipped)."""
-    if done.exists():
-        return 0.0
-    typer.echo("$ " + " ".join(args[2:]), err=True)
-    start = time.perf_counter()
-    subprocess.run(args, check=True)
-    return time.perf_counter() - start
 
 
 def _precision(p: str) -> str:
@@ -63,7 +54,7 @@ def main(
     for p in PRECISIONS:
         for seed in range(seeds):
             out = work / f"teacher-{p}-s{seed}"
-            wall = _run(PY + [
+            wall = run_unless_done(PY + [
                 "train-teacher", "configs/teacher.cfg", "--output", str(out), "--nlp.lang", "en",
                 "--paths.train", "corpus/en/train.spacy", "--paths.dev", "corpus/en/dev.spacy",
                 "--training.max_epochs", str(teacher_epochs), "--system.seed", str(seed),
@@ -76,19 +67,19 @@ def main(
                 "wall_seconds": round(_wall(out)),
             }
     text = work / "en-text.spacy"
-    _run(PY + ["convert", str(en_train), str(text), "--lang", "en", "--unlabeled",
+    run_unless_done(PY + ["convert", str(en_train), str(text), "--lang", "en", "--unlabeled",
                "--skip-sents", str(source_sents), "--max-sents", str(text_sents)], text)  # fmt: skip
     teacher = work / "teacher-fp32-s0" / "model-last"
     probs = work / "probs-en"
-    _run(PY + ["annotate", str(teacher), str(text), str(probs), "--overwrite"], probs / "index.json")  # fmt: skip
+    run_unless_done(PY + ["annotate", str(teacher), str(text), str(probs), "--overwrite"], probs / "index.json")  # fmt: skip
     for p in PRECISIONS:
         out = work / f"student-{p}"
-        wall = _run(PY + ["distill", "configs/student.cfg", "--output", str(out), "--nlp.lang", "en",
+        wall = run_unless_done(PY + ["distill", "configs/student.cfg", "--output", str(out), "--nlp.lang", "en",
                           "--paths.teacher_probs", str(probs), _precision(p)],
                     out / "model-last" / "meta.json")  # fmt: skip
         _keep_wall(out, wall)
         scores = out / "en-dev.json"
-        _run(PY + ["evaluate", str(out / "model-last"), "corpus/en/dev.spacy", "--output", str(scores)], scores)  # fmt: skip
+        run_unless_done(PY + ["evaluate", str(out / "model-last"), "corpus/en/dev.spacy", "--output", str(scores)], scores)  # fmt: skip
         meta = srsly.read_json(out / "model-last" / "meta.json")
         results["students"][p] = {
             "en_dev_f1": _f1(srsly.read_json(scores)),

@@ -57,6 +57,17 @@ def git_commit() -> str:
     return git("rev-parse", "--short", "HEAD").strip() + dirty
 
 
+def run_unless_done(args: List[str], done: Path) -> float:
+    """Run a command unless ``done`` exists; its wall seconds (0 when skipped). The
+    resumable measurements (scripts/precision_choice.py, loss_choice.py) are chains of these."""
+    if done.exists():
+        return 0.0
+    typer.echo("$ " + " ".join(args[2:]), err=True)
+    start = time.perf_counter()
+    subprocess.run(args, check=True)
+    return time.perf_counter() - start
+
+
 def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[str]) -> dict:
     """Run ``spacy project run WORKFLOW . EXTRA`` in the project root; write OUTPUT."""
     command = ["spacy", "project", "run", workflow, ".", *extra]
