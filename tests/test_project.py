@@ -173,3 +173,31 @@ def test_every_file_a_step_reads_is_in_its_deps(project):
                 inside = [p for p in deps + outs if path == p or path.startswith(p + "/")
                           or p.startswith(path + "/")]  # fmt: skip
                 assert inside, f"{step} reads {path}, which is not in its deps"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/usage.md"])
+def test_python_examples_name_real_functions_and_arguments(doc):
+    """Every ``from spacy_tskd... import f`` of a doc's Python blocks exists, and every
+    keyword its calls pass is one the function takes."""
+    import ast
+    import importlib
+    import inspect
+    import re
+
+    text = (ROOT / doc).read_text(encoding="utf8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, doc
+    for block in blocks:
+        tree = ast.parse(block)
+        funcs = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("spacy_tskd"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{doc}: {node.module}.{alias.name}"
+                    funcs[alias.asname or alias.name] = getattr(module, alias.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in funcs:
+                params = inspect.signature(funcs[node.func.id]).parameters
+                for kw in node.keywords:
+                    assert kw.arg in params, f"{doc}: {node.func.id}({kw.arg}=...)"
