@@ -1,4 +1,4 @@
-"""docs/performance.md's tables, written from the result files in docs/perf/.
+"""The tables of docs/performance.md and docs/defaults.md, written from docs/perf/.
 
     python scripts/perf_tables.py --write    # rewrite the tables between their markers
     python scripts/perf_tables.py --check    # exit 1 if a table differs from its files
@@ -21,7 +21,7 @@ import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 PERF = ROOT / "docs" / "perf"
-DOC = ROOT / "docs" / "performance.md"
+DOCS = [ROOT / "docs" / "performance.md", ROOT / "docs" / "defaults.md"]
 
 
 def _load(name: str) -> dict:
@@ -192,6 +192,30 @@ def all_precision() -> str:
     return _md(["precision", "seed", "code", "wall s", "speed-up", "MT F1", "TS F1"], rows)
 
 
+def loss_choice() -> str:
+    """English dev F1 of the student per loss and epoch, mean ± sd (n seeds)."""
+    data = _load("loss_choice")
+    cells = data["cells"]
+    losses = list(dict.fromkeys(c["loss"] for c in cells.values()))
+    epochs = sorted({c["epochs"] for c in cells.values()})
+
+    def cell(c):
+        sd = "–" if c["sd_f1"] is None else f"{c['sd_f1']:.2f}"
+        text = f"{c['mean_f1']:.2f} ± {sd} ({c['n']})"
+        return f"**{text}**" if f"{c['loss']}/epoch{c['epochs']}" == data["best"] else text
+
+    def wall(loss):
+        return _n(round(statistics.mean(r["wall_seconds"] for r in data["runs"].values()
+                                        if r["loss"] == loss)))  # fmt: skip
+
+    rows = [[f"`{loss}`"] + [cell(cells[f"{loss}/epoch{e}"]) if f"{loss}/epoch{e}" in cells else "missing"
+                             for e in epochs] + [wall(loss)] for loss in losses]  # fmt: skip
+    rows.append(["teacher (MT)"] + [f"{data['teacher_en_dev_f1']:.2f}"] * len(epochs) + [""])
+    return _md(
+        ["loss"] + [f"epoch {e}" for e in epochs] + [f"wall s per run ({epochs[-1]} epochs)"], rows
+    )
+
+
 def _seed(command: str) -> int:
     """The ``--vars.seed`` of a recorded ``spacy project run`` (project.yml's default 0)."""
     match = re.search(r"--vars\.seed[ =](\d+)", command)
@@ -199,37 +223,42 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "loss_choice": loss_choice, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
 
 
-def render(text: str) -> str:
-    """``text`` with every marked table rewritten from its files."""
+def render(text: str, doc: Path = DOCS[0]) -> str:
+    """``text`` (of ``doc``) with every marked table rewritten from its files."""
 
     def table(match: re.Match) -> str:
         name = match.group(2)
         if name not in TABLES:
-            raise KeyError(f"{DOC}: unknown table {name!r}; known: {', '.join(TABLES)}")
+            raise KeyError(f"{doc}: unknown table {name!r}; known: {', '.join(TABLES)}")
         return f"{match.group(1)}{TABLES[name]()}\n{match.group(4)}"
 
     return MARKER.sub(table, text)
 
 
 def main(
-    write: bool = typer.Option(False, "--write", help="Rewrite docs/performance.md."),
+    write: bool = typer.Option(False, "--write", help="Rewrite the docs' tables."),
     check: bool = typer.Option(False, "--check", help="Exit 1 if a table is stale."),
 ) -> None:
-    text = DOC.read_text(encoding="utf8")
-    new = render(text)
-    if check and new != text:
-        typer.echo(f"{DOC} differs from docs/perf/: run python scripts/perf_tables.py --write")
+    stale = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf8")
+        new = render(text, doc)
+        if new != text:
+            stale.append(doc)
+        if write:
+            doc.write_text(new, encoding="utf8")
+        if not (write or check):
+            typer.echo(new)
+    if check and stale:
+        names = ", ".join(str(d.relative_to(ROOT)) for d in stale)
+        typer.echo(f"{names} differ from docs/perf/: run python scripts/perf_tables.py --write")
         sys.exit(1)
-    if write:
-        DOC.write_text(new, encoding="utf8")
-    if not (write or check):
-        typer.echo(new)
 
 
 if __name__ == "__main__":
