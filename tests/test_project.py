@@ -88,15 +88,20 @@ def test_all_reads_no_target_labels_for_training(project):
 
 
 def test_the_student_recipe_is_the_configs(project):
-    """configs/student.cfg holds the published recipe: project.yml does not override it."""
+    """configs/student.cfg holds the recipe: `all` does not override it; `rounds` and
+    `multi` differ only by ``vars.small_student``, which docs/defaults.md explains."""
+    small = project["vars"]["small_student"]
     for name in ("student", "multi-students", "rounds-distill"):
         (line,) = _commands(project)[name]["script"]
+        assert (small in line) == (name != "student"), name
         for key in (
             "--distillation.max_epochs",
             "--distillation.batch_size",
             "learn_rate.initial_rate",
+            "distill_loss",
         ):
-            assert key not in line, (name, key)
+            assert key not in line.replace(small, ""), (name, key)
+    assert "| `small_student` |" in (ROOT / "docs" / "defaults.md").read_text(encoding="utf8")
 
 
 def test_every_pipeline_speaks_its_language(project):

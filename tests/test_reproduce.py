@@ -289,6 +289,7 @@ def test_recipes_default_to_the_configs(tmp_path):
         teacher_config=str(configs / "teacher.cfg"),
         student_config=str(configs / "student.cfg"),
         student_lr=3e-5,
+        student_epochs=None,
     )
     filled = with_config_defaults(s)
     teacher = load_config(configs / "teacher.cfg", interpolate=False)
@@ -299,6 +300,8 @@ def test_recipes_default_to_the_configs(tmp_path):
     assert filled.student_batch == student["distillation"]["batch_size"]
     assert filled.decode == student["components"]["tskd_ner"]["decode"]
     assert filled.student_lr == 3e-5  # given: kept
+    paper = with_config_defaults(ReproduceSettings(student_config=s.student_config))
+    assert (paper.student_epochs, paper.student_loss) == (1, "mse")  # the paper's student
     missing = ReproduceSettings(teacher_config=str(tmp_path / "none.cfg"))
     with pytest.raises(FileNotFoundError, match="none.cfg not found.*--teacher-epochs"):
         with_config_defaults(missing)

@@ -299,7 +299,7 @@ class _Study:
                 config=self.s.student_config,
                 gpu_id=self.s.gpu_id,
                 what=f"student {exp.name}",
-                loss="hard" if system == "HL" else None,
+                loss="hard" if system == "HL" else self.s.student_loss,
             )
             exp.predict = annotate_step(
                 teacher=student_dir / "model-last",

@@ -2,7 +2,9 @@
 
 The recipe settings (epochs, learning rates, batch size, decoder) default to None,
 which takes the value of the teacher and student configs: their defaults live there and
-in project.yml only.
+in project.yml only. The exception is the student's loss and epochs: the study is the
+paper's, so its TS rows keep the paper's student (MSE, 1 epoch), whatever the plugin's
+default student is (configs/student.cfg, chosen in docs/defaults.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ARTIFACT_SETTINGS = DATA_SETTINGS + (
     "teacher_epochs",
     "teacher_lr",
     "student_epochs",
+    "student_loss",
     "student_lr",
     "student_batch",
 )
@@ -55,7 +58,9 @@ class ReproduceSettings:
     # live there and in project.yml, nowhere else)
     teacher_epochs: Optional[int] = None
     teacher_lr: Optional[float] = None
-    student_epochs: Optional[int] = None
+    # the paper's student, as in every published study row (HL always uses "hard")
+    student_epochs: Optional[int] = 1
+    student_loss: str = "mse"
     student_lr: Optional[float] = None
     student_batch: Optional[int] = None
     # how probabilities become entities for every system (the paper: argmax); None: the
