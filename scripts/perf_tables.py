@@ -193,8 +193,12 @@ def all_precision() -> str:
 
 
 def loss_choice() -> str:
-    """English dev F1 of the student per loss and epoch, mean ± sd (n seeds)."""
-    data = _load("loss_choice")
+    return loss_choice_table(_load("loss_choice"))
+
+
+def loss_choice_table(data: dict) -> str:
+    """English dev F1 of the student per loss and epoch, mean ± sd (n seeds), from a
+    ``scripts/loss_choice.py`` result (docs/defaults.md and the study report show it)."""
     cells = data["cells"]
     losses = list(dict.fromkeys(c["loss"] for c in cells.values()))
     epochs = sorted({c["epochs"] for c in cells.values()})

@@ -305,3 +305,25 @@ def test_recipes_default_to_the_configs(tmp_path):
     missing = ReproduceSettings(teacher_config=str(tmp_path / "none.cfg"))
     with pytest.raises(FileNotFoundError, match="none.cfg not found.*--teacher-epochs"):
         with_config_defaults(missing)
+
+
+def test_results_md_is_the_report_of_the_committed_files(tmp_path, monkeypatch):
+    """docs/results.md is regenerated from results/study and docs/perf/loss_choice.json
+    alone, by the command at its top: every F1 in it comes from a committed file."""
+    import shlex
+
+    from scripts.study.report import write_report
+
+    root = Path(__file__).parent.parent
+    committed = (root / "docs" / "results.md").read_text(encoding="utf8")
+    command = committed.split("```bash\n", 1)[1].split("\n```", 1)[0].splitlines()[-1]
+    args = shlex.split(command)
+    assert args[:4] == ["python", "-m", "scripts.study", "report"], command
+    (tmp_path / "results").symlink_to(root / "results")
+    (tmp_path / "docs" / "perf").mkdir(parents=True)
+    shutil.copy(root / "docs" / "perf" / "loss_choice.json", tmp_path / "docs" / "perf")
+    monkeypatch.chdir(tmp_path)
+    option = dict(zip(args[5::2], args[6::2]))
+    text = write_report(results_dir=args[4], output=option["--output"],
+                        plots_dir=option["--plots-dir"], loss_choice=option["--loss-choice"])  # fmt: skip
+    assert text == committed, "docs/results.md is stale: run the command at its top"

@@ -132,13 +132,19 @@ def report_cli(
         "--made-by",
         help="A command that produced the results, shown at the top (repeatable).",
     ),
+    loss_choice: Optional[Path] = typer.Option(
+        None, "--loss-choice", help="A scripts/loss_choice.py result: the student's recipe."
+    ),
 ) -> None:
     """Write the Markdown report (paper-style tables, per-type F1, Fig. 5) with charts."""
     from wasabi import msg
 
     from scripts.study.report import write_report
 
-    write_report(results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or ())
+    write_report(
+        results_dir=results_dir, output=output, plots_dir=plots_dir, made_by=made_by or (),
+        loss_choice=loss_choice,
+    )  # fmt: skip
     msg.good(f"Report written to {output}")
 
 

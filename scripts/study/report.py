@@ -22,6 +22,28 @@ from .report_tables import decoders_section, fig5_section, table_section
 from .results import RESULT_FORMAT, TARGETS, load_results
 
 
+def loss_choice_section(path: Path, output: Path) -> list:
+    """The student's loss × epochs on English (the plugin's default student's choice)."""
+    import json
+
+    from scripts.perf_tables import loss_choice_table
+
+    data = json.loads(path.read_text(encoding="utf8"))
+    link = Path(os.path.relpath(path, output.parent)).as_posix()
+    return [
+        "## The student's loss and epochs, chosen on English",
+        "",
+        "The study's TS rows use the paper's student (MSE, 1 epoch). The plugin's default "
+        "student (configs/student.cfg) is the best mean English dev F1 below: English text "
+        "read as unlabeled stands in for the target, so no target label chooses it. Cells: "
+        f"English dev F1, mean ± sd (n seeds), best in bold. File: [{path.name}]({link}), "
+        f"with the teacher, the text and the command (`{data['command']}`).",
+        "",
+        loss_choice_table(data),
+        "",
+    ]
+
+
 def write_report(
     *,
     results_dir: Union[PathLike, Sequence[PathLike]],
@@ -29,6 +51,7 @@ def write_report(
     plots_dir: Optional[PathLike] = None,
     command: Optional[str] = None,
     made_by: Sequence[str] = (),
+    loss_choice: Optional[PathLike] = None,
 ) -> str:
     """Write the Markdown report of every result under ``results_dir``, with plots.
 
@@ -38,6 +61,8 @@ def write_report(
     plots_dir (Optional[PathLike]): Where the PNGs go (default: ``output``'s folder).
     command (Optional[str]): The command shown at the top (default: the CLI line).
     made_by (Sequence[str]): Commands that produced the results, shown above it.
+    loss_choice (Optional[PathLike]): A ``scripts/loss_choice.py`` result: the section
+        on how the student's loss and epochs were chosen on English.
     RETURNS (str): The Markdown text.
     """
     dirs = [results_dir] if isinstance(results_dir, (str, Path)) else list(results_dir)
@@ -47,6 +72,7 @@ def write_report(
         command = shlex.join(
             ["python", "-m", "scripts.study", "report", *map(str, dirs), "--output", str(output)]
             + (["--plots-dir", str(plots_dir)] if plots_dir is not None else [])
+            + (["--loss-choice", str(loss_choice)] if loss_choice is not None else [])
         )
     command = "\n".join([*made_by, command])
     groups, n_files, skipped = load_results(dirs)
@@ -95,6 +121,8 @@ def write_report(
     lines += decoders_section(groups)
     lines += all_results_section(groups)
     lines += recipe_section(groups)
+    if loss_choice is not None:
+        lines += loss_choice_section(Path(loss_choice), output)
     lines += ["## Deviations from the paper", "", *(f"* {d}" for d in DEVIATIONS), ""]
     for path, data in pngs.items():
         atomic_write_bytes(path, data)
