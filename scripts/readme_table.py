@@ -34,14 +34,16 @@ def _when(record: Dict) -> str:
     device = record["machine"].get("gpu") or (
         f"{cores} CPU cores" if cores else record["machine"]["cpu"]
     )
-    return f"{record['date']}, {record['wall_seconds']:,} s on {device}"
+    precision = "" if record["machine"].get("avx512_bf16", True) else ", float32: no bfloat16"
+    return f"{record['date']}, {record['wall_seconds']:,} s on {device}{precision}"
 
 
 # (result file, run, MT cell, TS cell): cells are format strings over the file's scores
 DEMOS = (
-    ("docs/perf/all-en-es.json", "`spacy project run all`", "{MT}", "**{TS}**"),
-    ("docs/perf/all-en-es-fp32.json", "the same in float32 (before `mixed_precision`)",
-     "{MT}", "**{TS}**"),
+    ("docs/perf/all-hard-en-es.json", "`spacy project run all`", "{MT}", "**{TS}**"),
+    ("docs/perf/all-hard-en-es-seed1.json", "the same, `--vars.seed 1`", "{MT}", "**{TS}**"),
+    ("docs/perf/all-hard-en-es-3ep.json", "the same with configs/student.cfg's 3 student epochs "
+     "(`--vars.student_epochs 3`)", "{MT}", "**{TS}**"),
     ("docs/perf/rounds-en-es.json", "`spacy project run rounds`: round 1 of self-distillation",
      "–", "**{round-1}** (round 0: {round-0})"),
     ("docs/perf/multi-es.json", "`spacy project run multi`, uniform α",
