@@ -19,6 +19,7 @@ from conftest import TRAIN_SENTS, write_conll
 LANGS = ("en", "de", "es")
 SCHEMA = {
     "format",
+    "teachers",
     "setting",
     "system",
     "sources",
@@ -121,6 +122,9 @@ def test_single_results_schema(study):
         for row in scores["ents_per_type"].values():
             assert set(row) == {"p", "r", "f"} and all(0.0 <= v <= 1.0 for v in row.values())
         assert re.fullmatch(r"[0-9a-f]{64}", data["config_sha256"])
+        (teacher,) = data["teachers"]
+        index = json.loads((tmp / "out" / "probs" / "seed0" / "en-es-test" / "index.json").read_text())
+        assert teacher == {"lang": "en", "weights_sha256": index["teacher"]["weights_sha256"]}
         assert re.fullmatch(r"[0-9a-f]{64}", data["encoder"]["sha256"])
         assert data["hardware"]["device"] == "cpu" and data["hardware"]["gpu"] is None
         assert data["hardware"]["threads"] >= 1 and data["hardware"]["cpu"]

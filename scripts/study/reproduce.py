@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -74,6 +74,7 @@ class _Experiment:
     student: Optional[Step] = None
     predict: Optional[Step] = None  # the student's probabilities on the test set
     config_sha256: str = ""
+    teachers: List[Path] = field(default_factory=list)  # the sources' model-last dirs
 
     @property
     def name(self) -> str:
@@ -91,7 +92,8 @@ def run_reproduce(
     (sources joined by ``+``) atomically::
 
         {"format": "spacy-tskd-result/1", "setting", "system", "sources" (sorted),
-         "target", "seed", "scores": {"ents_f", "ents_p", "ents_r",
+         "target", "seed", "teachers": [{"lang", "weights_sha256"}] (one per source),
+         "scores": {"ents_f", "ents_p", "ents_r",
          "ents_per_type": {TYPE: {"p", "r", "f"}}} (fractions), "encoder": {"name",
          "sha256"}, "config_sha256", "wall_seconds" (this experiment's own steps),
          "steps": {step: seconds (null: ran before steps were logged)}, "hardware",
@@ -275,8 +277,9 @@ class _Study:
         if needs_test_probs:
             shared += test_probs
         exp = _Experiment(
-            setting, system, sources, target, seed, shared, [p.path.parent for p in test_probs]
-        )
+            setting, system, sources, target, seed, shared, [p.path.parent for p in test_probs],
+            teachers=[self._teacher(src, seed).path.parent / "model-last" for src in sources],
+        )  # fmt: skip
         if method not in (None, "avg"):
             weights = self._weights(sources, target, method, seed)
             shared.append(weights)

@@ -75,6 +75,8 @@ def compute_result(study: Any, exp: Any) -> Dict[str, Any]:
         "scores_by_decode": {
             d: {k: v[k] for k in ("ents_f", "ents_p", "ents_r")} for d, v in by_decode.items()
         },
+        # the teachers' identity: the same weights hash as annotate's index.json
+        "teachers": [_teacher_identity(src, path) for src, path in zip(exp.sources, exp.teachers)],
         "encoder": dict(study.encoder),
         "config_sha256": exp.config_sha256,
         "wall_seconds": round(sum(steps[n] or 0.0 for n in own), 3),
@@ -89,6 +91,14 @@ def compute_result(study: Any, exp: Any) -> Dict[str, Any]:
     if weights is not None:
         result["alpha"] = dict(zip(exp.sources, weights))
     return result
+
+
+def _teacher_identity(lang: str, model_dir: Any) -> Dict[str, str]:
+    from spacy_tskd.distill.teacher import read_teacher
+    from spacy_tskd.util import sha256_file
+
+    weights = read_teacher(model_dir, "tskd_ner")[2]
+    return {"lang": lang, "weights_sha256": sha256_file(weights)}
 
 
 def _correction_bins() -> Callable[..., List[Dict[str, Any]]]:
