@@ -123,7 +123,9 @@ def test_single_results_schema(study):
             assert set(row) == {"p", "r", "f"} and all(0.0 <= v <= 1.0 for v in row.values())
         assert re.fullmatch(r"[0-9a-f]{64}", data["config_sha256"])
         (teacher,) = data["teachers"]
-        index = json.loads((tmp / "out" / "probs" / "seed0" / "en-es-test" / "index.json").read_text())
+        index = json.loads(
+            (tmp / "out" / "probs" / "seed0" / "en-es-test" / "index.json").read_text()
+        )
         assert teacher == {"lang": "en", "weights_sha256": index["teacher"]["weights_sha256"]}
         assert re.fullmatch(r"[0-9a-f]{64}", data["encoder"]["sha256"])
         assert data["hardware"]["device"] == "cpu" and data["hardware"]["gpu"] is None
