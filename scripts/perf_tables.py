@@ -196,6 +196,10 @@ def loss_choice() -> str:
     return loss_choice_table(_load("loss_choice"))
 
 
+def loss_choice_1ep() -> str:
+    return loss_choice_table(_load("loss_choice_1ep"))
+
+
 def loss_choice_table(data: dict) -> str:
     """English dev F1 of the student per loss and epoch, mean ± sd (n seeds), from a
     ``scripts/loss_choice.py`` result (docs/defaults.md and the study report show it)."""
@@ -227,7 +231,7 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "loss_choice": loss_choice, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
