@@ -49,7 +49,7 @@ def reproduce_cli(
     dev_sents: int = typer.Option(0, help="Source dev sentences; 0 = all"),
     teacher_epochs: Optional[int] = typer.Option(None, help=FROM_CONFIG),
     teacher_lr: Optional[float] = typer.Option(None, help=FROM_CONFIG),
-    student_epochs: Optional[int] = typer.Option(1, help="Student epochs (the paper's study: 1)"),
+    student_epochs: int = typer.Option(1, help="Student epochs (the paper's study: 1)"),
     student_loss: str = typer.Option("mse", help="TS's loss (the paper's: mse); HL: hard"),
     student_lr: Optional[float] = typer.Option(None, help=FROM_CONFIG),
     student_batch: Optional[int] = typer.Option(None, help=FROM_CONFIG),

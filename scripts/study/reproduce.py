@@ -272,13 +272,14 @@ class _Study:
         shared.append(self._convert(target, "test"))
         if is_student or method == "sim":
             shared.append(self._convert(target, "unlabeled"))
-        shared += [self._teacher(src, seed) for src in sources]
+        teachers = [self._teacher(src, seed) for src in sources]
+        shared += teachers
         test_probs = [self._annotate(src, target, seed, "test") for src in sources]
         if needs_test_probs:
             shared += test_probs
         exp = _Experiment(
             setting, system, sources, target, seed, shared, [p.path.parent for p in test_probs],
-            teachers=[self._teacher(src, seed).path.parent / "model-last" for src in sources],
+            teachers=[t.path.parent / "model-last" for t in teachers],
         )  # fmt: skip
         if method not in (None, "avg"):
             weights = self._weights(sources, target, method, seed)
