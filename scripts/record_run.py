@@ -41,6 +41,7 @@ def machine() -> dict:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in flags.split(),
+        "amx_bf16": "amx_bf16" in flags.split(),
         "memory_gib": round(pages / 2**30, 1),
         "gpu": gpu,
         "python": platform.python_version(),
