@@ -3,9 +3,10 @@
     python scripts/record_run.py all docs/perf/all-en-es.json \
         --scores MT=metrics/en-es/MT.json --scores TS=metrics/en-es/TS.json [-- --vars.x 1]
 
-The file holds the command, the date, the commit, the wall time, the peak memory, the
-machine and every score file the workflow wrote, so that README's table and docs/ read
-their numbers from it (scripts/readme_table.py) instead of from ignored folders.
+The workflow's steps run one by one (``spacy project run STEP``, as the workflow runs
+them), so the file holds each step's seconds beside the command, the date, the commit,
+the wall time, the peak memory, the machine and every score file the workflow wrote,
+so that README's table and docs/ read their numbers from it (scripts/readme_table.py) instead of from ignored folders.
 """
 
 import datetime
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from typing import List
 
+import srsly
 import typer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +74,18 @@ def run_unless_done(args: List[str], done: Path) -> float:
 def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[str]) -> dict:
     """Run ``spacy project run WORKFLOW . EXTRA`` in the project root; write OUTPUT."""
     command = ["spacy", "project", "run", workflow, ".", *extra]
+    # the workflow's commands one by one, as weasel runs them, to time each step
+    steps = srsly.read_yaml(ROOT / "project.yml")["workflows"].get(workflow, [workflow])
+    seconds = {}
     start = time.time()
-    proc = subprocess.run(command, cwd=ROOT)
+    for step in steps:
+        step_start = time.time()
+        proc = subprocess.run(["spacy", "project", "run", step, ".", *extra], cwd=ROOT)
+        seconds[step] = round(time.time() - step_start, 1)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed at {step} (exit {proc.returncode}); "
+                     "nothing recorded")  # fmt: skip
     wall = time.time() - start
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed (exit {proc.returncode}); nothing recorded")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
     record = {
         "command": " ".join(command),
@@ -86,6 +95,7 @@ def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[st
         "code": git_commit(),
         "wall_seconds": round(wall),
         "wall_note": "every step of the workflow that was not already done, in one start",
+        "step_seconds": seconds,
         "peak_rss_gib": round(peak, 2),
         "machine": machine(),
         "scores": {},
