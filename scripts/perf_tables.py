@@ -164,8 +164,28 @@ def precision_choice() -> str:
     return _md(["", "float32", "bfloat16"], rows)
 
 
-ALL_RUNS = {"float32": ("all-en-es-fp32", "all-en-es-fp32-seed1"),
-            "bfloat16 (auto)": ("all-en-es", "all-en-es-seed1")}  # fmt: skip
+ALL_RUNS = {"float32": tuple(f"all-hard-en-es-fp32-seed{s}" for s in range(3)),
+            "bfloat16 (auto)": tuple(f"all-hard-en-es-bf16-seed{s}" for s in range(3))}  # fmt: skip
+
+
+def _all_runs() -> Dict[str, List[dict]]:
+    return {name: [_load(f) for f in files if (PERF / f"{f}.json").exists()]
+            for name, files in ALL_RUNS.items()}  # fmt: skip
+
+
+def all_steps() -> str:
+    """Seconds per workflow step (``step_seconds``, mean over the runs that record it)
+    in each precision, and float32 / bfloat16."""
+    runs = {name: [r["step_seconds"] for r in records if "step_seconds" in r]
+            for name, records in _all_runs().items()}  # fmt: skip
+    fp32, bf16 = runs["float32"], runs["bfloat16 (auto)"]
+    rows = []
+    for step in [*fp32[0], "total"]:
+        a, b = (statistics.mean(sum(r.values()) if step == "total" else r[step] for r in x)
+                for x in (fp32, bf16))  # fmt: skip
+        rows.append([step, f"{a:.0f}", f"{b:.0f}", f"{a / b:.2f}×"])
+    return _md([f"step (runs: {len(fp32)} + {len(bf16)})", "float32 s", "bfloat16 s",
+                "speed-up"], rows)  # fmt: skip
 
 
 def all_precision() -> str:
@@ -175,8 +195,7 @@ def all_precision() -> str:
     def f1(r, system):
         return 100 * r["scores"][system]["ents_f"]
 
-    runs = {name: [_load(f) for f in files if (PERF / f"{f}.json").exists()]
-            for name, files in ALL_RUNS.items()}  # fmt: skip
+    runs = _all_runs()
     base = statistics.mean(r["wall_seconds"] for r in runs["float32"])
     rows = []
     for name, records in runs.items():
@@ -231,7 +250,7 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "all_steps": all_steps, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)

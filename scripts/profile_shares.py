@@ -1,6 +1,6 @@
 """Where a command's time goes: py-spy samples of a running step, as shares per frame.
 
-    python scripts/profile_shares.py docs/perf/profile_student_bf16.json --skip 30 \
+    python -m scripts.profile_shares docs/perf/profile_student_bf16.json --skip 30 \
         --seconds 60 -- python -m spacy_tskd distill configs/student.cfg ...
 
 Starts the command, waits ``--skip`` seconds (start-up, loading), samples it with
@@ -69,7 +69,7 @@ def main(
     finally:
         child.terminate()
         child.wait()
-    record = {"command": " ".join(["python scripts/profile_shares.py", *sys.argv[1:]]),
+    record = {"command": " ".join(["python -m scripts.profile_shares", *sys.argv[1:]]),
               "date": time.strftime("%Y-%m-%d"), "code": git_commit(), "machine": machine(),
               "skip_seconds": skip, "sampled_seconds": seconds, **result}  # fmt: skip
     tmp = output.with_suffix(".tmp")
