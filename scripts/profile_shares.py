@@ -11,6 +11,7 @@ Needs ``pip install py-spy``.
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ def main(
         child.wait()
     record = {"command": " ".join(["python -m scripts.profile_shares", *sys.argv[1:]]),
               "date": time.strftime("%Y-%m-%d"), "code": git_commit(), "machine": machine(),
+              "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")},
               "skip_seconds": skip, "sampled_seconds": seconds, **result}  # fmt: skip
     tmp = output.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf8")
