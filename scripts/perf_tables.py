@@ -211,6 +211,26 @@ def all_precision() -> str:
     return _md(["precision", "seed", "code", "wall s", "speed-up", "MT F1", "TS F1"], rows)
 
 
+def profile() -> str:
+    """Shares of py-spy samples per frame (scripts/profile_shares.py) of the student's
+    and the teacher's training, in each precision."""
+    runs = {f"{step}, {name}": _load(f"profile_{step}_{p}")
+            for step in ("student", "teacher") for p, name in (("fp32", "float32"), ("bf16", "bfloat16"))}  # fmt: skip
+    labels = list(next(iter(runs.values()))["shares"])
+    rows = [[label.strip() if not label.startswith(" ") else f"&nbsp;&nbsp;{label.strip()}"]
+            + [f"{100 * r['shares'][label]:.0f} %" for r in runs.values()] for label in labels]  # fmt: skip
+    return _md(["share of samples", *runs], rows)
+
+
+def demo_sizes() -> str:
+    data = _load("demo_teacher_size")
+    rows = [[_n(c["source_sents"]), f"{c['mean_f1']:.2f} ± {c['sd_f1']:.2f} ({len(c['runs'])})",
+             " / ".join(f"{r['en_dev_f1']:.2f}" for r in c["runs"]), _n(c["mean_wall_seconds"])]
+            for c in data["cells"].values()]  # fmt: skip
+    return _md(["English sentences", "English dev F1, mean ± sd (seeds)", "per seed",
+                "teacher wall s"], rows)  # fmt: skip
+
+
 def loss_choice() -> str:
     return loss_choice_table(_load("loss_choice"))
 
@@ -250,7 +270,7 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "all_steps": all_steps, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "all_steps": all_steps, "profile": profile, "demo_sizes": demo_sizes, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
