@@ -45,9 +45,9 @@ def _when(record: Dict) -> str:
 
 # (result file, run, MT cell, TS cell): cells are format strings over the file's scores
 DEMOS = (
-    ("docs/perf/all-hard-en-es-bf16-seed0.json", "`spacy project run all`", "{MT}", "**{TS}**"),
-    ("docs/perf/all-hard-en-es-bf16-seed1.json", "the same, `--vars.seed 1`", "{MT}", "**{TS}**"),
-    ("docs/perf/all-hard-en-es-3ep.json", "the same with configs/student.cfg's 3 student epochs "
+    ("docs/perf/all-demo-en-es-seed0.json", "`spacy project run all`", "{MT}", "**{TS}**"),
+    ("docs/perf/all-demo-en-es-seed1.json", "the same, `--vars.seed 1`", "{MT}", "**{TS}**"),
+    ("docs/perf/all-hard-en-es-3ep.json", "`all` with 1,000 source sentences (the size then) and configs/student.cfg's 3 student epochs "
      "(`--vars.student_epochs 3`)", "{MT}", "**{TS}**"),
     ("docs/perf/rounds-en-es.json", "`spacy project run rounds`: round 1 of self-distillation",
      "–", "**{round-1}** (round 0: {round-0})"),

@@ -89,13 +89,13 @@ def test_all_reads_no_target_labels_for_training(project):
 
 def test_the_student_recipe_is_the_configs(project):
     """configs/student.cfg holds the recipe: the demos differ only by the documented
-    ``vars.student_epochs`` (all three) and ``vars.small_student`` (rounds, multi)."""
+    ``vars.student_epochs`` (all three) and ``vars.small_student`` (multi)."""
     v = project["vars"]
     epochs = f"--distillation.max_epochs {v['student_epochs']}"
     for name in ("student", "multi-students", "rounds-distill"):
         (line,) = _commands(project)[name]["script"]
         assert epochs in line, name
-        assert (v["small_student"] in line) == (name != "student"), name
+        assert (v["small_student"] in line) == (name == "multi-students"), name
         rest = line.replace(epochs, "").replace(v["small_student"], "")
         for key in ("max_epochs", "batch_size", "learn_rate", "distill_loss"):
             assert key not in rest, (name, key)
