@@ -249,3 +249,24 @@ def test_bench_precision_cli(tiny_encoder_dir, bench_data, tmp_path, monkeypatch
         assert res["precisions"][precision]["annotate"]["words"] > 0
     assert set(res["speedup_bf16"]) >= {"train_step", "annotate", "nlp_pipe", "bare_matmul"}
     assert "optimizer ms / step ms" in result.output
+
+
+def test_profile_shares_counts_each_sample_once_per_frame(tmp_path):
+    """A frame's share is the fraction of samples whose stack holds it, however deep."""
+    from scripts.profile_shares import FRAMES, shares
+
+    fwd, adam = FRAMES["forward"], FRAMES["  of it, thinc's Adam (NumPy)"]
+    upd = FRAMES["optimizer update (shim.finish_update)"]
+    raw = tmp_path / "profile.raw"
+    raw.write_text(
+        f"main (x.py:1);{fwd};{fwd} 3\n"  # recursion: counted once
+        f"main (x.py:1);{upd}170);{adam}234) 1\n"
+        "main (x.py:1);other (y.py:2) 4\n",
+        encoding="utf8",
+    )
+    result = shares(raw)
+    assert result["samples"] == 8
+    assert result["shares"]["forward"] == 0.375
+    assert result["shares"]["optimizer update (shim.finish_update)"] == 0.125
+    assert result["shares"]["  of it, thinc's Adam (NumPy)"] == 0.125
+    assert result["shares"]["dropout (torch)"] == 0.0
