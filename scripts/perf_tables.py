@@ -216,7 +216,9 @@ def profile() -> str:
     and the teacher's training, in each precision."""
     runs = {f"{step}, {name}": _load(f"profile_{step}_{p}")
             for step in ("student", "teacher") for p, name in (("fp32", "float32"), ("bf16", "bfloat16"))}  # fmt: skip
-    labels = list(next(iter(runs.values()))["shares"])
+    labels = [
+        k for k in next(iter(runs.values()))["shares"] if any(r["shares"][k] for r in runs.values())
+    ]
     rows = [[label.strip() if not label.startswith(" ") else f"&nbsp;&nbsp;{label.strip()}"]
             + [f"{100 * r['shares'][label]:.0f} %" for r in runs.values()] for label in labels]  # fmt: skip
     return _md(["share of samples", *runs], rows)
