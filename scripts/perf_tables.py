@@ -233,6 +233,18 @@ def demo_sizes() -> str:
                 "teacher wall s"], rows)  # fmt: skip
 
 
+def demo_runs() -> str:
+    """``all`` on its defaults per seed (all-demo-en-es-seed*.json), then the mean."""
+    records = [_load(f.stem) for f in sorted(PERF.glob("all-demo-en-es-seed*.json"))]
+    f1 = [{k: 100 * v["ents_f"] for k, v in r["scores"].items()} for r in records]
+    rows = [[str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]), f"{x['MT']:.2f}",
+             f"{x['TS']:.2f}", f"{x['TS'] - x['MT']:+.2f}"] for r, x in zip(records, f1)]  # fmt: skip
+    mean = {k: statistics.mean(x[k] for x in f1) for k in ("MT", "TS")}
+    rows.append([f"**mean of {len(records)}**", "", _n(statistics.mean(r["wall_seconds"] for r in records)),
+                 f"{mean['MT']:.2f}", f"**{mean['TS']:.2f}**", f"{mean['TS'] - mean['MT']:+.2f}"])  # fmt: skip
+    return _md(["seed", "code", "wall s", "MT F1", "TS F1", "TS − MT"], rows)
+
+
 def loss_choice() -> str:
     return loss_choice_table(_load("loss_choice"))
 
@@ -272,7 +284,7 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "all_steps": all_steps, "profile": profile, "demo_sizes": demo_sizes, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "all_steps": all_steps, "profile": profile, "demo_sizes": demo_sizes, "demo_runs": demo_runs, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
