@@ -22,7 +22,7 @@ from typing import Any, Dict, List
 import srsly
 import typer
 
-from scripts.record_run import git_commit, machine, run_unless_done
+from scripts.record_run import git_commit, machine, run_unless_done, write_result
 
 PY = [sys.executable, "-m", "spacy_tskd"]
 
@@ -77,9 +77,7 @@ def main(
         "wall_seconds": round(time.time() - start), "teacher_epochs": teacher_epochs,
         "teacher_lr": teacher_lr, "scored_on": "the whole CoNLL English dev set", "cells": cells,
     }  # fmt: skip
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf8")
-    tmp.replace(output)
+    write_result(output, record)
     typer.echo(
         json.dumps(
             {n: (c["mean_f1"], c["sd_f1"], c["mean_wall_seconds"]) for n, c in cells.items()}

@@ -11,7 +11,6 @@ Needs ``pip install py-spy``.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from typing import List
 
 import typer
 
-from scripts.record_run import git_commit, machine
+from scripts.record_run import git_commit, machine, tskd_env, write_result
 
 # label -> the start of a py-spy frame "function (file:line)"
 FRAMES = {
@@ -72,11 +71,9 @@ def main(
         child.wait()
     record = {"command": " ".join(["python -m scripts.profile_shares", *sys.argv[1:]]),
               "date": time.strftime("%Y-%m-%d"), "code": git_commit(), "machine": machine(),
-              "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")},
+              "env": tskd_env(),
               "skip_seconds": skip, "sampled_seconds": seconds, **result}  # fmt: skip
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf8")
-    tmp.replace(output)
+    write_result(output, record)
     typer.echo(json.dumps(result["shares"]))
 
 

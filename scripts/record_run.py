@@ -6,7 +6,8 @@
 The workflow's steps run one by one (``spacy project run STEP``, as the workflow runs
 them), so the file holds each step's seconds beside the command, the date, the commit,
 the wall time, the peak memory, the machine and every score file the workflow wrote,
-so that README's table and docs/ read their numbers from it (scripts/readme_table.py) instead of from ignored folders.
+so that README's table and docs/ read their numbers from it (scripts/readme_table.py)
+instead of from ignored folders.
 """
 
 import datetime
@@ -51,6 +52,18 @@ def machine() -> dict:
     }
 
 
+def tskd_env() -> dict:
+    """The plugin's environment switches (SPACY_TSKD_CPU_BF16=0: float32 on this CPU)."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")}
+
+
+def write_result(output: Path, record: dict) -> None:
+    """Write a result file atomically (a temporary file, then a rename)."""
+    tmp = output.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf8")
+    tmp.replace(output)
+
+
 def git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
@@ -89,8 +102,7 @@ def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[st
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
     record = {
         "command": " ".join(command),
-        # the plugin's environment switches (SPACY_TSKD_CPU_BF16=0: float32 on this CPU)
-        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")},
+        "env": tskd_env(),
         "date": datetime.date.today().isoformat(),
         "code": git_commit(),
         "wall_seconds": round(wall),
@@ -105,9 +117,7 @@ def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[st
         if not path:
             sys.exit(f"--scores {item!r}: write NAME=PATH, e.g. TS=metrics/en-es/TS.json")
         record["scores"][name] = json.loads((ROOT / path).read_text(encoding="utf8"))
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf8")
-    tmp.replace(output)
+    write_result(output, record)
     return record
 
 
