@@ -7,7 +7,8 @@ English stands in for the target: a teacher trained on the demo's English senten
 (project.yml ``source_sents``; ``--teacher`` reuses one) annotates *other* English
 train sentences read as unlabeled text (``--text`` reuses a DocBin), and a student is
 distilled from those probabilities with each loss (``mse``, the paper's; ``soft_ce``;
-``hard``, the HL ablation; ``kl`` at a temperature, ``kl:2``), for ``--seeds`` seeds,
+``hard``, the HL ablation; ``kl`` at a temperature, ``kl:2``) and each ``--schedules``
+batch size and learning rate (empty: configs/student.cfg's), for ``--seeds`` seeds,
 ``--epochs`` epochs. After every epoch the student is scored on the English dev set and
 by the no-gold monitor (agreement with the teacher on held-out text), so the cell
 "epoch e" is the student after e epochs of an ``--epochs``-epoch schedule (one
@@ -28,7 +29,7 @@ from typing import Any, Dict, List, Optional
 import srsly
 import typer
 
-from scripts.record_run import run_unless_done
+from scripts.record_run import run_unless_done, write_result
 
 PY = [sys.executable, "-m", "spacy_tskd"]
 
@@ -40,6 +41,16 @@ def loss_overrides(loss: str) -> List[str]:
     if name == "kl":
         args += ["--components.tskd_ner.distill_temperature", temperature or "1.0"]
     return args
+
+
+def schedule_overrides(schedule: str) -> List[str]:
+    """``BATCH/LR`` -> the student's batch size and initial learning rate; ``""`` -> none."""
+    if not schedule:
+        return []
+    batch, _, lr = schedule.partition("/")
+    if not (batch.isdigit() and lr):
+        raise typer.BadParameter(f"--schedules: {schedule!r} is not BATCH/LR, e.g. 8/1e-4")
+    return ["--distillation.batch_size", batch, "--distillation.optimizer.learn_rate.initial_rate", lr]
 
 
 def epoch_scores(meta: Dict[str, Any]) -> List[Dict[str, float]]:
@@ -86,6 +97,7 @@ def main(
     teacher_epochs: int = typer.Option(4, "--teacher-epochs"),
     teacher_lr: float = typer.Option(5e-4, "--teacher-lr"),
     text_sents: int = typer.Option(2000, "--text-sents", help="English unlabeled docs."),
+    schedules: str = typer.Option("", "--schedules", help="BATCH/LR,... e.g. 8/1e-4,32/4e-4."),
 ) -> None:
     from scripts.record_run import git_commit, machine
 
@@ -102,31 +114,35 @@ def main(
         text = work / "en-text.spacy"
         run_unless_done(PY + ["convert", str(en_train), str(text), "--lang", "en", "--unlabeled",
                    "--skip-sents", str(source_sents), "--max-sents", str(text_sents)], text)  # fmt: skip
+    teacher_dev = work / "teacher-en-dev.json"  # the teacher on the students' dev set
+    run_unless_done(PY + ["evaluate", str(teacher), str(en_dev), "--output", str(teacher_dev)], teacher_dev)  # fmt: skip
     probs = work / "probs-en"
     run_unless_done(PY + ["annotate", str(teacher), str(text), str(probs), "--overwrite"], probs / "index.json")  # fmt: skip
     record: Dict[str, Any] = {
         "command": "python -m scripts.loss_choice " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"), "machine": machine(),
-        "teacher": str(teacher), "teacher_en_dev_f1": 100 * srsly.read_json(teacher / "meta.json")["performance"]["ents_f"],
+        "teacher": str(teacher), "teacher_en_dev_f1": 100 * srsly.read_json(teacher_dev)["ents_f"],
         "text": str(text), "epochs": epochs, "seeds": seeds, "runs": {},
     }  # fmt: skip
     for seed in range(seeds):  # seed-major: a partial result has every loss
-        for loss in losses.split(","):
-            out = work / f"student-{loss.replace(':', '-t')}-s{seed}"
+        for loss, schedule in [(a, b) for a in losses.split(",") for b in schedules.split(",")]:
+            name = f"{loss}, batch {schedule.replace('/', ', lr ')}" if schedule else loss
+            tail = "-b" + schedule.replace("/", "-lr") if schedule else ""
+            out = work / f"student-{loss.replace(':', '-t')}-s{seed}{tail}"
             wall = run_unless_done(PY + ["distill", "configs/student.cfg", "--output", str(out), "--nlp.lang", "en",
                               "--paths.teacher_probs", str(probs), "--paths.dev", str(en_dev),
                               "--distillation.max_epochs", str(epochs), "--system.seed", str(seed),
-                              *loss_overrides(loss)], out / "model-last" / "meta.json")  # fmt: skip
+                              *loss_overrides(loss), *schedule_overrides(schedule)], out / "model-last" / "meta.json")  # fmt: skip
             if wall:
                 srsly.write_json(out / "wall.json", {"wall_seconds": wall})
             meta = srsly.read_json(out / "model-last" / "meta.json")
-            record["runs"][f"{loss}/seed{seed}"] = {
-                "loss": loss, "seed": seed, "epochs": epoch_scores(meta),
+            record["runs"][f"{name}/seed{seed}"] = {
+                "loss": name, "seed": seed, "epochs": epoch_scores(meta),
                 "wall_seconds": round(srsly.read_json(out / "wall.json")["wall_seconds"]),
             }  # fmt: skip
             wall_all = sum(r["wall_seconds"] for r in record["runs"].values())
             record.update(summarise(record["runs"]), code=git_commit(), wall_seconds=wall_all)
-            srsly.write_json(output, record)
+            write_result(output, record)
     typer.echo(f"{output}: best {record['best']}")
 
 

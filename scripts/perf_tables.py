@@ -233,16 +233,30 @@ def demo_sizes() -> str:
                 "teacher wall s"], rows)  # fmt: skip
 
 
+def _cpu(record: dict) -> str:
+    """A run's CPU and the precision its encoder ran in (``auto``: bfloat16 where the CPU has it)."""
+    m = record["machine"]
+    bf16 = m.get("avx512_bf16") and record.get("env", {}).get("SPACY_TSKD_CPU_BF16") != "0"
+    kind = "AMX" if m.get("amx_bf16") else "avx512_bf16" if m.get("avx512_bf16") else "no AVX-512"
+    return f"{m['cpu'].split(' Processor')[0].replace('(R)', '')} ({kind}), {'bfloat16' if bf16 else 'float32'}"
+
+
 def demo_runs() -> str:
-    """``all`` on its defaults per seed (all-demo-en-es-seed*.json), then the mean."""
-    records = [_load(f.stem) for f in sorted(PERF.glob("all-demo-en-es-seed*.json"))]
-    f1 = [{k: 100 * v["ents_f"] for k, v in r["scores"].items()} for r in records]
-    rows = [[str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]), f"{x['MT']:.2f}",
-             f"{x['TS']:.2f}", f"{x['TS'] - x['MT']:+.2f}"] for r, x in zip(records, f1)]  # fmt: skip
-    mean = {k: statistics.mean(x[k] for x in f1) for k in ("MT", "TS")}
-    rows.append([f"**mean of {len(records)}**", "", _n(statistics.mean(r["wall_seconds"] for r in records)),
-                 f"{mean['MT']:.2f}", f"**{mean['TS']:.2f}**", f"{mean['TS'] - mean['MT']:+.2f}"])  # fmt: skip
-    return _md(["seed", "code", "wall s", "MT F1", "TS F1", "TS − MT"], rows)
+    """``all`` on its defaults per machine and seed (all-demo-en-es-*seed*.json), then the
+    mean per machine."""
+    records = [_load(f.stem) for f in sorted(PERF.glob("all-demo-en-es-*seed*.json"))]
+    rows, groups = [], {}
+    for r in records:
+        x = {k: 100 * v["ents_f"] for k, v in r["scores"].items()}
+        groups.setdefault(_cpu(r), []).append((r, x))
+        rows.append([_cpu(r), str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]),
+                     f"{x['MT']:.2f}", f"{x['TS']:.2f}", f"{x['TS'] - x['MT']:+.2f}"])  # fmt: skip
+    for cpu, runs in ((c, g) for c, g in groups.items() if len(g) > 1):
+        mean = {k: statistics.mean(x[k] for _, x in runs) for k in ("MT", "TS")}
+        rows.append([f"**{cpu}, mean of {len(runs)}**", "", "",
+                     _n(statistics.mean(r["wall_seconds"] for r, _ in runs)), f"{mean['MT']:.2f}",
+                     f"**{mean['TS']:.2f}**", f"{mean['TS'] - mean['MT']:+.2f}"])  # fmt: skip
+    return _md(["CPU, precision", "seed", "code", "wall s", "MT F1", "TS F1", "TS − MT"], rows)
 
 
 def loss_choice() -> str:

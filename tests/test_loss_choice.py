@@ -1,8 +1,9 @@
 """scripts/loss_choice.py: the overrides it passes and the table it computes."""
 
 import pytest
+import typer
 
-from scripts.loss_choice import epoch_scores, loss_overrides, summarise
+from scripts.loss_choice import epoch_scores, loss_overrides, schedule_overrides, summarise
 
 
 def test_loss_overrides():
@@ -11,6 +12,16 @@ def test_loss_overrides():
         "--components.tskd_ner.distill_loss", "kl",
         "--components.tskd_ner.distill_temperature", "2",
     ]  # fmt: skip
+
+
+def test_schedule_overrides():
+    assert schedule_overrides("") == []
+    assert schedule_overrides("32/4e-4") == [
+        "--distillation.batch_size", "32",
+        "--distillation.optimizer.learn_rate.initial_rate", "4e-4",
+    ]  # fmt: skip
+    with pytest.raises(typer.BadParameter, match="'4e-4' is not BATCH/LR"):
+        schedule_overrides("4e-4")
 
 
 def _run(loss, seed, f1s):
