@@ -50,7 +50,8 @@ def schedule_overrides(schedule: str) -> List[str]:
     batch, _, lr = schedule.partition("/")
     if not (batch.isdigit() and lr):
         raise typer.BadParameter(f"--schedules: {schedule!r} is not BATCH/LR, e.g. 8/1e-4")
-    return ["--distillation.batch_size", batch, "--distillation.optimizer.learn_rate.initial_rate", lr]
+    rate = "--distillation.optimizer.learn_rate.initial_rate"
+    return ["--distillation.batch_size", batch, rate, lr]
 
 
 def epoch_scores(meta: Dict[str, Any]) -> List[Dict[str, float]]:
