@@ -267,7 +267,11 @@ def loss_choice_1ep() -> str:
     return loss_choice_table(_load("loss_choice_1ep"))
 
 
-def loss_choice_table(data: dict) -> str:
+def student_schedule_1ep() -> str:
+    return loss_choice_table(_load("student_schedule_1ep"), head="loss, batch, learning rate")
+
+
+def loss_choice_table(data: dict, head: str = "loss") -> str:
     """English dev F1 of the student per loss and epoch, mean ± sd (n seeds), from a
     ``scripts/loss_choice.py`` result (docs/defaults.md and the study report show it)."""
     cells = data["cells"]
@@ -286,9 +290,8 @@ def loss_choice_table(data: dict) -> str:
     rows = [[f"`{loss}`"] + [cell(cells[f"{loss}/epoch{e}"]) if f"{loss}/epoch{e}" in cells else "missing"
                              for e in epochs] + [wall(loss)] for loss in losses]  # fmt: skip
     rows.append(["teacher (MT)"] + [f"{data['teacher_en_dev_f1']:.2f}"] * len(epochs) + [""])
-    return _md(
-        ["loss"] + [f"epoch {e}" for e in epochs] + [f"wall s per run ({epochs[-1]} epochs)"], rows
-    )
+    per_run = f"wall s per run ({epochs[-1]} epoch{'s' if epochs[-1] > 1 else ''})"
+    return _md([head] + [f"epoch {e}" for e in epochs] + [per_run], rows)
 
 
 def _seed(command: str) -> int:
@@ -298,7 +301,7 @@ def _seed(command: str) -> int:
 
 
 TABLES: Dict[str, Callable[[], str]] = {
-    "all_precision": all_precision, "all_steps": all_steps, "profile": profile, "demo_sizes": demo_sizes, "demo_runs": demo_runs, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
+    "all_precision": all_precision, "all_steps": all_steps, "profile": profile, "demo_sizes": demo_sizes, "demo_runs": demo_runs, "loss_choice": loss_choice, "loss_choice_1ep": loss_choice_1ep, "student_schedule_1ep": student_schedule_1ep, "precision": precision, "precision_choice": precision_choice, "encoders": encoders, "distill": distill, "annotate": annotate, "students": students,
     "memory": memory, "knn": knn,
 }  # fmt: skip
 MARKER = re.compile(r"(<!-- perf:(\w+) -->\n)(.*?)(<!-- /perf -->)", re.S)
