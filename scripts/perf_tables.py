@@ -19,6 +19,9 @@ from typing import Callable, Dict, List
 
 import typer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+from scripts.record_run import ran_bf16  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PERF = ROOT / "docs" / "perf"
 DOCS = [ROOT / "docs" / "performance.md", ROOT / "docs" / "defaults.md"]
@@ -236,9 +239,8 @@ def demo_sizes() -> str:
 def _cpu(record: dict) -> str:
     """A run's CPU and the precision its encoder ran in (``auto``: bfloat16 where the CPU has it)."""
     m = record["machine"]
-    bf16 = m.get("avx512_bf16") and record.get("env", {}).get("SPACY_TSKD_CPU_BF16") != "0"
     kind = "AMX" if m.get("amx_bf16") else "avx512_bf16" if m.get("avx512_bf16") else "no AVX-512"
-    return f"{m['cpu'].split(' Processor')[0].replace('(R)', '')} ({kind}), {'bfloat16' if bf16 else 'float32'}"
+    return f"{m['cpu'].split(' Processor')[0].replace('(R)', '')} ({kind}), {'bfloat16' if ran_bf16(record) else 'float32'}"
 
 
 def demo_runs() -> str:

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+from scripts.record_run import ran_bf16  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 STUDY = "results/study"
@@ -34,12 +37,7 @@ def _when(record: Dict) -> str:
     device = record["machine"].get("gpu") or (
         f"{cores} CPU cores" if cores else record["machine"]["cpu"]
     )
-    # records without "env" predate mixed_precision (float32 everywhere)
-    bf16 = (
-        "env" in record
-        and record["machine"].get("avx512_bf16", False)
-        and record["env"].get("SPACY_TSKD_CPU_BF16") != "0"
-    )
+    bf16 = ran_bf16(record)
     return f"{record['date']}, {record['wall_seconds']:,} s on {device}, {'bfloat16' if bf16 else 'float32'}"
 
 

@@ -57,6 +57,17 @@ def tskd_env() -> dict:
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith("SPACY_TSKD_")}
 
 
+def ran_bf16(record: dict) -> bool:
+    """Whether a recorded run's encoder ran in bfloat16: ``auto`` on a CPU with
+    avx512_bf16, not turned off; records without "env" predate mixed_precision."""
+    env = record.get("env")
+    return (
+        env is not None
+        and record["machine"].get("avx512_bf16", False)
+        and (env.get("SPACY_TSKD_CPU_BF16") != "0")
+    )
+
+
 def write_result(output: Path, record: dict) -> None:
     """Write a result file atomically (a temporary file, then a rename)."""
     tmp = output.with_suffix(".tmp")
