@@ -244,21 +244,24 @@ def _cpu(record: dict) -> str:
 
 
 def demo_runs() -> str:
-    """``all`` on its defaults per machine and seed (all-demo-en-es-*seed*.json), then the
-    mean per machine."""
+    """``all`` per machine, student learning rate and seed (all-demo-en-es-*seed*.json),
+    then the mean per machine and rate."""
     records = [_load(f.stem) for f in sorted(PERF.glob("all-demo-en-es-*seed*.json"))]
     rows, groups = [], {}
     for r in records:
         x = {k: 100 * v["ents_f"] for k, v in r["scores"].items()}
-        groups.setdefault(_cpu(r), []).append((r, x))
-        rows.append([_cpu(r), str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]),
+        # runs recorded before the `student_lr` var used configs/student.cfg's 1e-4
+        lr = r.get("vars", {}).get("student_lr", "1e-4")
+        groups.setdefault((_cpu(r), lr), []).append((r, x))
+        rows.append([_cpu(r), lr, str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]),
                      f"{x['MT']:.2f}", f"{x['TS']:.2f}", f"{x['TS'] - x['MT']:+.2f}"])  # fmt: skip
-    for cpu, runs in ((c, g) for c, g in groups.items() if len(g) > 1):
+    for (cpu, lr), runs in ((k, g) for k, g in groups.items() if len(g) > 1):
         mean = {k: statistics.mean(x[k] for _, x in runs) for k in ("MT", "TS")}
-        rows.append([f"**{cpu}, mean of {len(runs)}**", "", "",
+        rows.append([f"**{cpu}, mean of {len(runs)}**", lr, "", "",
                      _n(statistics.mean(r["wall_seconds"] for r, _ in runs)), f"{mean['MT']:.2f}",
                      f"**{mean['TS']:.2f}**", f"{mean['TS'] - mean['MT']:+.2f}"])  # fmt: skip
-    return _md(["CPU, precision", "seed", "code", "wall s", "MT F1", "TS F1", "TS − MT"], rows)
+    head = ["CPU, precision", "student lr", "seed", "code", "wall s", "MT F1", "TS F1", "TS − MT"]
+    return _md(head, rows)
 
 
 def loss_choice() -> str:

@@ -5,7 +5,7 @@
 
 The workflow's steps run one by one (``spacy project run STEP``, as the workflow runs
 them), so the file holds each step's seconds beside the command, the date, the commit,
-the wall time, the peak memory, the machine and every score file the workflow wrote,
+the wall time, the peak memory, the machine, project.yml's vars and every score file the workflow wrote,
 so that README's table and docs/ read their numbers from it (scripts/readme_table.py)
 instead of from ignored folders.
 """
@@ -95,6 +95,15 @@ def run_unless_done(args: List[str], done: Path) -> float:
     return time.perf_counter() - start
 
 
+def project_vars(extra: List[str]) -> dict:
+    """project.yml's vars as written (unresolved), with EXTRA's ``--vars.x v`` applied."""
+    values = dict(srsly.read_yaml(ROOT / "project.yml")["vars"])
+    for flag, value in zip(extra, extra[1:]):
+        if flag.startswith("--vars."):
+            values[flag[len("--vars.") :]] = value
+    return values
+
+
 def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[str]) -> dict:
     """Run ``spacy project run WORKFLOW . EXTRA`` in the project root; write OUTPUT."""
     command = ["spacy", "project", "run", workflow, ".", *extra]
@@ -121,6 +130,7 @@ def record_run(*, workflow: str, output: Path, scores: List[str], extra: List[st
         "step_seconds": seconds,
         "peak_rss_gib": round(peak, 2),
         "machine": machine(),
+        "vars": project_vars(extra),
         "scores": {},
     }
     for item in scores:

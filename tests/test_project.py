@@ -89,18 +89,22 @@ def test_all_reads_no_target_labels_for_training(project):
 
 def test_the_student_recipe_is_the_configs(project):
     """configs/student.cfg holds the recipe: the demos differ only by the documented
-    ``vars.student_epochs`` (all three) and ``vars.small_student`` (multi)."""
+    ``vars.student_epochs`` (all three), ``vars.student_lr`` (all) and
+    ``vars.small_student`` (multi)."""
     v = project["vars"]
     epochs = f"--distillation.max_epochs {v['student_epochs']}"
+    rate = f"--distillation.optimizer.learn_rate.initial_rate {v['student_lr']}"
     for name in ("student", "multi-students", "rounds-distill"):
         (line,) = _commands(project)[name]["script"]
         assert epochs in line, name
         assert (v["small_student"] in line) == (name == "multi-students"), name
-        rest = line.replace(epochs, "").replace(v["small_student"], "")
+        assert (rate in line) == (name == "student"), name
+        rest = line.replace(epochs, "").replace(v["small_student"], "").replace(rate, "")
         for key in ("max_epochs", "batch_size", "learn_rate", "distill_loss"):
             assert key not in rest, (name, key)
     defaults = (ROOT / "docs" / "defaults.md").read_text(encoding="utf8")
-    assert "| `student_epochs` |" in defaults and "| `small_student` |" in defaults
+    for var in ("student_epochs", "student_lr", "small_student"):
+        assert f"| `{var}` |" in defaults, var
 
 
 def test_every_pipeline_speaks_its_language(project):
