@@ -28,6 +28,19 @@ def local_cluster():
     ray.shutdown()
 
 
+@pytest.fixture
+def one_thread():
+    """The one-process reference at the actors' thread count: Ray starts each 1-CPU actor
+    with OMP_NUM_THREADS=1, and a matrix product's rounding may depend on how many
+    threads split it, so float16 outputs agree bit for bit only at the same count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _same_output(a, b):
     docs_a, probs_a = read_annotations(a)
     docs_b, probs_b = read_annotations(b)
@@ -41,7 +54,7 @@ def _same_output(a, b):
 
 
 def test_ray_output_is_the_one_process_output_and_resumes(
-    local_cluster, teacher_dir, text_path, tmp_path, monkeypatch
+    local_cluster, one_thread, teacher_dir, text_path, tmp_path, monkeypatch
 ):
     import spacy_tskd.distill.annotate as one_process
 
@@ -65,7 +78,7 @@ def test_ray_output_is_the_one_process_output_and_resumes(
     _same_output(one, out)
 
 
-def test_cli_ray_on_a_docbin(local_cluster, teacher_dir, docs_path, tmp_path):
+def test_cli_ray_on_a_docbin(local_cluster, one_thread, teacher_dir, docs_path, tmp_path):
     annotate(teacher_path=teacher_dir, input_path=docs_path, output_dir=tmp_path / "one",
              shard_size=4, progress=False)  # fmt: skip
     args = ["annotate", str(teacher_dir), str(docs_path), str(tmp_path / "o"), "--shard-size"]
