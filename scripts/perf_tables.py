@@ -251,7 +251,7 @@ def demo_runs() -> str:
     for r in records:
         x = {k: 100 * v["ents_f"] for k, v in r["scores"].items()}
         # runs recorded before the `student_lr` var used configs/student.cfg's 1e-4
-        lr = r.get("vars", {}).get("student_lr", "1e-4")
+        lr = f"{float(r.get('vars', {}).get('student_lr', 1e-4)):.0e}".replace("e-0", "e-")
         groups.setdefault((_cpu(r), lr), []).append((r, x))
         rows.append([_cpu(r), lr, str(_seed(r["command"])), r["code"], _n(r["wall_seconds"]),
                      f"{x['MT']:.2f}", f"{x['TS']:.2f}", f"{x['TS'] - x['MT']:+.2f}"])  # fmt: skip
