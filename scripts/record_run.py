@@ -5,9 +5,9 @@
 
 The workflow's steps run one by one (``spacy project run STEP``, as the workflow runs
 them), so the file holds each step's seconds beside the command, the date, the commit,
-the wall time, the peak memory, the machine, project.yml's vars and every score file the workflow wrote,
-so that README's table and docs/ read their numbers from it (scripts/readme_table.py)
-instead of from ignored folders.
+the wall time, the peak memory, the machine, project.yml's vars and every score file
+the workflow wrote, so that README's table and docs/ read their numbers from it
+(scripts/readme_table.py) instead of from ignored folders.
 """
 
 import datetime
@@ -64,7 +64,7 @@ def ran_bf16(record: dict) -> bool:
     return (
         env is not None
         and record["machine"].get("avx512_bf16", False)
-        and (env.get("SPACY_TSKD_CPU_BF16") != "0")
+        and env.get("SPACY_TSKD_CPU_BF16") != "0"
     )
 
 
@@ -97,10 +97,11 @@ def run_unless_done(args: List[str], done: Path) -> float:
 
 def project_vars(extra: List[str]) -> dict:
     """project.yml's vars as written (unresolved), with EXTRA's ``--vars.x v`` applied."""
+    from weasel.util import parse_config_overrides
+
     values = dict(srsly.read_yaml(ROOT / "project.yml")["vars"])
-    for flag, value in zip(extra, extra[1:]):
-        if flag.startswith("--vars."):
-            values[flag[len("--vars.") :]] = value
+    for key, value in parse_config_overrides(extra).items():
+        values[key.removeprefix("vars.")] = value
     return values
 
 
